@@ -1,0 +1,1 @@
+"""seats: add or reduce seats on auto-renewing subscriptions."""

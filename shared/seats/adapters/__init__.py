@@ -1,0 +1,1 @@
+"""Adapters: DynamoDB repository, payment gateways, event publisher."""

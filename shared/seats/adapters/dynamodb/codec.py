@@ -1,0 +1,317 @@
+"""Domain records <-> DynamoDB items. Money and dates are stored as strings: exact and sortable."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from seats.adapters.dynamodb import keys
+from seats.clock import iso, parse_instant
+from seats.domain.model import (
+    Account,
+    Contract,
+    HistoryEvent,
+    Order,
+    OrderLine,
+    PaymentError,
+    PaymentMethod,
+    PendingReduction,
+    Subscription,
+    User,
+)
+from seats.domain.money import Money
+from seats.domain.terms import Term
+
+Item = dict[str, Any]
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _money(text: str | None, currency: str) -> Money | None:
+    return Money.parse(text, currency) if text is not None else None
+
+
+def _drop_none(item: Item) -> Item:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def payment_method_to_map(pm: PaymentMethod) -> Item:
+    return {
+        "payment_method_id": pm.payment_method_id,
+        "account_id": pm.account_id,
+        "brand": pm.brand,
+        "last4": pm.last4,
+        "exp_month": pm.exp_month,
+        "exp_year": pm.exp_year,
+        "provider_ref": pm.provider_ref,
+    }
+
+
+def payment_method_from_map(data: Item) -> PaymentMethod:
+    return PaymentMethod(
+        payment_method_id=data["payment_method_id"],
+        account_id=data["account_id"],
+        brand=data["brand"],
+        last4=data["last4"],
+        exp_month=int(data["exp_month"]),
+        exp_year=int(data["exp_year"]),
+        provider_ref=data["provider_ref"],
+    )
+
+
+def payment_method_to_item(pm: PaymentMethod) -> Item:
+    return {**keys.payment_method_key(pm.account_id, pm.payment_method_id), "kind": "payment_method",
+            **payment_method_to_map(pm)}
+
+
+def _subscription_to_map(sub: Subscription) -> Item:
+    reduction = sub.pending_reduction
+    return _drop_none({
+        "subscription_id": sub.subscription_id,
+        "product": sub.product,
+        "plan_type": sub.plan_type,
+        "seats": sub.seats,
+        "assigned_seats": sub.assigned_seats,
+        "unit_price": str(sub.unit_price),
+        "pending_reduction": {
+            "seats": reduction.seats,
+            "requested_by": reduction.requested_by,
+            "requested_at": iso(reduction.requested_at),
+        } if reduction else None,
+        "open_order_id": sub.open_order_id,
+    })
+
+
+def _subscription_from_map(data: Item, currency: str) -> Subscription:
+    reduction = data.get("pending_reduction")
+    return Subscription(
+        subscription_id=data["subscription_id"],
+        product=data["product"],
+        plan_type=data["plan_type"],
+        seats=int(data["seats"]),
+        assigned_seats=int(data["assigned_seats"]),
+        unit_price=Money.parse(data["unit_price"], currency),
+        pending_reduction=PendingReduction(
+            seats=int(reduction["seats"]),
+            requested_by=reduction["requested_by"],
+            requested_at=parse_instant(reduction["requested_at"]),
+        ) if reduction else None,
+        open_order_id=data.get("open_order_id"),
+    )
+
+
+def contract_to_item(c: Contract) -> Item:
+    renewal = keys.renewal_sort_key(c.renewal_date.isoformat(), c.contract_id)
+    item: Item = {
+        **keys.contract_key(c.contract_id),
+        "kind": "contract",
+        "GSI1PK": f"MANAGER#{c.contract_manager}",
+        "GSI1SK": renewal,
+        "GSI2PK": f"ACCOUNT#{c.account_id}",
+        "GSI2SK": renewal,
+        "contract_id": c.contract_id,
+        "account_id": c.account_id,
+        "account_name": c.account_name,
+        "country": c.country,
+        "currency": c.currency,
+        "contract_manager": c.contract_manager,
+        "manager_email": c.manager_email,
+        "purchase_channel": c.purchase_channel,
+        "auto_renew": c.auto_renew,
+        "term": c.term.value,
+        "term_start": c.term_start.isoformat(),
+        "renewal_date": c.renewal_date.isoformat(),
+        "billing_anchor_day": c.billing_anchor_day,
+        "status": c.status,
+        "payment_method": payment_method_to_map(c.payment_method) if c.payment_method else None,
+        "subscriptions": [_subscription_to_map(s) for s in c.subscriptions],
+        "version": c.version,
+        "failed_renewal_attempts": c.failed_renewal_attempts,
+    }
+    if c.purchase_channel == "online" and c.status != "cancelled":
+        # Sparse: only contracts the renewal function still has work for are in the due index.
+        item["DuePK"] = keys.due_shard(c.contract_id)
+        item["DueSK"] = renewal
+    return _drop_none(item)
+
+
+def contract_from_item(item: Item) -> Contract:
+    currency = item["currency"]
+    pm = item.get("payment_method")
+    return Contract(
+        contract_id=item["contract_id"],
+        account_id=item["account_id"],
+        account_name=item["account_name"],
+        country=item["country"],
+        currency=currency,
+        contract_manager=item["contract_manager"],
+        manager_email=item["manager_email"],
+        purchase_channel=item["purchase_channel"],
+        auto_renew=bool(item["auto_renew"]),
+        term=Term(item["term"]),
+        term_start=date.fromisoformat(item["term_start"]),
+        renewal_date=date.fromisoformat(item["renewal_date"]),
+        billing_anchor_day=int(item["billing_anchor_day"]),
+        status=item["status"],
+        payment_method=payment_method_from_map(pm) if pm else None,
+        subscriptions=[_subscription_from_map(s, currency) for s in item["subscriptions"]],
+        version=int(item.get("version", 0)),
+        failed_renewal_attempts=int(item.get("failed_renewal_attempts", 0)),
+    )
+
+
+def order_to_item(o: Order) -> Item:
+    return _drop_none({
+        **keys.order_key(o.order_id),
+        "kind": "order",
+        "GSI1PK": f"ORDERS#{o.contract_id}",
+        "GSI1SK": f"{iso(o.created_at)}#{o.order_id}",
+        "order_id": o.order_id,
+        "type": o.type,
+        "status": o.status,
+        "contract_id": o.contract_id,
+        "account_id": o.account_id,
+        "currency": o.currency,
+        "total": str(o.total),
+        "created_by": o.created_by,
+        "created_at": iso(o.created_at),
+        "subscription_id": o.subscription_id,
+        "product": o.product,
+        "seats_before": o.seats_before,
+        "seats_to_add": o.seats_to_add,
+        "seats_after": o.seats_after,
+        "unit_price": str(o.unit_price) if o.unit_price else None,
+        "days_remaining": o.days_remaining,
+        "term_days": o.term_days,
+        "quoted_on": o.quoted_on.isoformat() if o.quoted_on else None,
+        "quote_expires_at": iso(o.quote_expires_at) if o.quote_expires_at else None,
+        "payment_method": payment_method_to_map(o.payment_method) if o.payment_method else None,
+        "charge_id": o.charge_id,
+        "last_payment_error": {
+            "code": o.last_payment_error.code,
+            "decline_code": o.last_payment_error.decline_code,
+            "message": o.last_payment_error.message,
+        } if o.last_payment_error else None,
+        "submitted_at": iso(o.submitted_at) if o.submitted_at else None,
+        "lines": [
+            {"subscription_id": line.subscription_id, "seats": line.seats,
+             "unit_price": str(line.unit_price), "amount": str(line.amount)}
+            for line in o.lines
+        ] if o.lines is not None else None,
+        "period_start": o.period_start.isoformat() if o.period_start else None,
+        "period_end": o.period_end.isoformat() if o.period_end else None,
+        "payment_attempt": o.payment_attempt,
+        "version": o.version,
+    })
+
+
+def order_from_item(item: Item) -> Order:
+    currency = item["currency"]
+    error = item.get("last_payment_error")
+    pm = item.get("payment_method")
+    lines = item.get("lines")
+    return Order(
+        order_id=item["order_id"],
+        type=item["type"],
+        status=item["status"],
+        contract_id=item["contract_id"],
+        account_id=item["account_id"],
+        currency=currency,
+        total=Money.parse(item["total"], currency),
+        created_by=item["created_by"],
+        created_at=parse_instant(item["created_at"]),
+        subscription_id=item.get("subscription_id"),
+        product=item.get("product"),
+        seats_before=_int(item.get("seats_before")),
+        seats_to_add=_int(item.get("seats_to_add")),
+        seats_after=_int(item.get("seats_after")),
+        unit_price=_money(item.get("unit_price"), currency),
+        days_remaining=_int(item.get("days_remaining")),
+        term_days=_int(item.get("term_days")),
+        quoted_on=_date(item.get("quoted_on")),
+        quote_expires_at=parse_instant(item["quote_expires_at"]) if item.get("quote_expires_at") else None,
+        payment_method=payment_method_from_map(pm) if pm else None,
+        charge_id=item.get("charge_id"),
+        last_payment_error=PaymentError(
+            code=error["code"], decline_code=error.get("decline_code"), message=error["message"]
+        ) if error else None,
+        submitted_at=parse_instant(item["submitted_at"]) if item.get("submitted_at") else None,
+        lines=[
+            OrderLine(
+                subscription_id=line["subscription_id"],
+                seats=int(line["seats"]),
+                unit_price=Money.parse(line["unit_price"], currency),
+                amount=Money.parse(line["amount"], currency),
+            )
+            for line in lines
+        ] if lines is not None else None,
+        period_start=_date(item.get("period_start")),
+        period_end=_date(item.get("period_end")),
+        payment_attempt=int(item.get("payment_attempt", 0)),
+        version=int(item.get("version", 0)),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def history_to_item(e: HistoryEvent) -> Item:
+    return _drop_none({
+        **keys.history_key(e.contract_id, iso(e.at), e.event_id),
+        "kind": "history",
+        "event_id": e.event_id,
+        "contract_id": e.contract_id,
+        "type": e.type,
+        "at": iso(e.at),
+        "actor": e.actor,
+        "subscription_id": e.subscription_id,
+        "details": e.details,
+    })
+
+
+def history_from_item(item: Item) -> HistoryEvent:
+    return HistoryEvent(
+        event_id=item["event_id"],
+        contract_id=item["contract_id"],
+        type=item["type"],
+        at=parse_instant(item["at"]),
+        actor=item["actor"],
+        subscription_id=item.get("subscription_id"),
+        details=_plain(item.get("details", {})),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB gives numbers back as Decimal; history details are plain JSON."""
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return value
+
+
+def user_to_item(u: User) -> Item:
+    return {**keys.user_key(u.user_id), "kind": "user", "user_id": u.user_id, "email": u.email,
+            "roles": dict(u.roles)}
+
+
+def user_from_item(item: Item) -> User:
+    return User(user_id=item["user_id"], email=item["email"], roles=dict(item.get("roles", {})))
+
+
+def account_to_item(a: Account) -> Item:
+    return _drop_none({**keys.account_key(a.account_id), "kind": "account", "account_id": a.account_id,
+                       "name": a.name, "country": a.country, "currency": a.currency,
+                       "provider_customer_id": a.provider_customer_id})
+
+
+def account_from_item(item: Item) -> Account:
+    return Account(account_id=item["account_id"], name=item["name"], country=item["country"],
+                   currency=item["currency"], provider_customer_id=item.get("provider_customer_id"))

@@ -1,0 +1,58 @@
+"""The single-table key design. See README "Data model" for the access patterns these serve.
+
+| item           | PK                 | SK                     | GSI1PK / GSI1SK                        | GSI2PK / GSI2SK               | DuePK / DueSK         |
+|----------------|--------------------|------------------------|----------------------------------------|-------------------------------|-----------------------|
+| contract       | CONTRACT#<cid>     | #CONTRACT              | MANAGER#<uid> / <renewal>#<cid>        | ACCOUNT#<aid> / <renewal>#<cid> | DUE#<shard> / <renewal>#<cid> (online, not cancelled) |
+| history event  | CONTRACT#<cid>     | EVENT#<at>#<eid>       |                                        |                               |                       |
+| order          | ORDER#<oid>        | #ORDER                 | ORDERS#<cid> / <created_at>#<oid>      |                               |                       |
+| user           | USER#<uid>         | #USER                  |                                        |                               |                       |
+| account        | ACCOUNT#<aid>      | #ACCOUNT               |                                        |                               |                       |
+| payment method | ACCOUNT#<aid>      | PM#<pmid>              |                                        |                               |                       |
+| sandbox charge | CHARGE#<key>       | #CHARGE                |                                        |                               |                       |
+"""
+
+from __future__ import annotations
+
+import zlib
+
+DUE_SHARDS = 16  # spreads the due index over partitions: 16 × 1000 WCU/RCU of headroom
+
+
+def contract_key(contract_id: str) -> dict[str, str]:
+    return {"PK": f"CONTRACT#{contract_id}", "SK": "#CONTRACT"}
+
+
+def order_key(order_id: str) -> dict[str, str]:
+    return {"PK": f"ORDER#{order_id}", "SK": "#ORDER"}
+
+
+def user_key(user_id: str) -> dict[str, str]:
+    return {"PK": f"USER#{user_id}", "SK": "#USER"}
+
+
+def account_key(account_id: str) -> dict[str, str]:
+    return {"PK": f"ACCOUNT#{account_id}", "SK": "#ACCOUNT"}
+
+
+def payment_method_key(account_id: str, payment_method_id: str) -> dict[str, str]:
+    return {"PK": f"ACCOUNT#{account_id}", "SK": f"PM#{payment_method_id}"}
+
+
+def history_key(contract_id: str, at: str, event_id: str) -> dict[str, str]:
+    return {"PK": f"CONTRACT#{contract_id}", "SK": f"EVENT#{at}#{event_id}"}
+
+
+def charge_key(idempotency_key: str) -> dict[str, str]:
+    return {"PK": f"CHARGE#{idempotency_key}", "SK": "#CHARGE"}
+
+
+def due_shard(contract_id: str) -> str:
+    return f"DUE#{zlib.crc32(contract_id.encode()) % DUE_SHARDS:02d}"
+
+
+def all_due_shards() -> list[str]:
+    return [f"DUE#{n:02d}" for n in range(DUE_SHARDS)]
+
+
+def renewal_sort_key(renewal_date: str, contract_id: str) -> str:
+    return f"{renewal_date}#{contract_id}"

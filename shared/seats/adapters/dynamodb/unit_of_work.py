@@ -1,0 +1,89 @@
+"""A unit of work: conditional writes collected and committed in one TransactWriteItems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from seats.adapters.dynamodb import codec, keys
+from seats.domain.errors import ConcurrentUpdate
+from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod
+
+_serializer = TypeSerializer()
+
+
+def _attrs(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+class UnitOfWork:
+    """Collect writes, then `commit()`: all of them happen or none does.
+
+    Versioned records (contracts, orders) are written only if their stored version is still the
+    one they were read at; a lost race raises ConcurrentUpdate and nothing is written.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+        self._writes: list[dict[str, Any]] = []
+        self._bumped: list[Contract | Order] = []
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> None:
+        put: dict[str, Any] = {"TableName": self.table, "Item": _attrs(item), "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = _attrs(values)
+        self._writes.append({"Put": put})
+
+    def _put_versioned(self, record: Contract | Order, item: dict[str, Any]) -> None:
+        item["version"] = record.version + 1
+        if record.version == 0:
+            self._put(item, "attribute_not_exists(PK)")
+        else:
+            self._put(item, "version = :v", {":v": record.version})
+        self._bumped.append(record)
+
+    def save_contract(self, contract: Contract) -> None:
+        self._put_versioned(contract, codec.contract_to_item(contract))
+
+    def save_order(self, order: Order) -> None:
+        self._put_versioned(order, codec.order_to_item(order))
+
+    def add_history(self, event: HistoryEvent) -> None:
+        self._put(codec.history_to_item(event), "attribute_not_exists(PK)")
+
+    def add_payment_method(self, payment_method: PaymentMethod) -> None:
+        self._put(codec.payment_method_to_item(payment_method), "attribute_not_exists(PK)")
+
+    def save_account(self, account: Account) -> None:
+        self._put(codec.account_to_item(account), "attribute_exists(PK) OR attribute_not_exists(PK)")
+
+    def require_contract_version(self, contract: Contract) -> None:
+        """Fail the commit if the contract changed since it was read, without writing it."""
+        self._writes.append({"ConditionCheck": {
+            "TableName": self.table, "Key": _attrs(keys.contract_key(contract.contract_id)),
+            "ConditionExpression": "version = :v", "ExpressionAttributeValues": _attrs({":v": contract.version}),
+        }})
+
+    @property
+    def pending(self) -> int:
+        return len(self._writes)
+
+    def commit(self) -> None:
+        if not self._writes:
+            return
+        try:
+            if len(self._writes) == 1 and "Put" in self._writes[0]:
+                self.client.put_item(**self._writes[0]["Put"])
+            else:
+                self.client.transact_write_items(TransactItems=self._writes)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise ConcurrentUpdate() from error
+            raise
+        for record in self._bumped:
+            record.version += 1
+        self._writes, self._bumped = [], []

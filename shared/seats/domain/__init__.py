@@ -1,0 +1,1 @@
+"""The pure domain: standard library only, no boto3, no Powertools."""

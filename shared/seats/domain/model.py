@@ -1,0 +1,183 @@
+"""The contract aggregate and the records around it. Pure data and rules, standard library only."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from seats.domain.errors import SubscriptionNotFound
+from seats.domain.money import Money
+from seats.domain.terms import Term
+
+TeamRole = Literal["primary_admin", "secondary_admin", "user"]
+ContractStatus = Literal["active", "past_due", "suspended", "expired", "cancelled"]
+PurchaseChannel = Literal["online", "reseller"]
+PlanType = Literal["subscription", "maintenance"]
+OrderType = Literal["add_seats", "renewal"]
+OrderStatus = Literal["draft", "completed", "cancelled"]
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    email: str
+    roles: dict[str, TeamRole] = field(default_factory=dict)  # account_id -> team role
+
+    def is_primary_admin_of(self, account_id: str) -> bool:
+        return self.roles.get(account_id) == "primary_admin"
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str
+    country: str
+    currency: str
+    provider_customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    payment_method_id: str
+    account_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    provider_ref: str  # the provider's own id for the card (sandbox token or Stripe pm_...)
+
+    def expired_on(self, today: date) -> bool:
+        return (self.exp_year, self.exp_month) < (today.year, today.month)
+
+
+@dataclass(frozen=True)
+class PendingReduction:
+    seats: int
+    requested_by: str
+    requested_at: datetime
+
+
+@dataclass
+class Subscription:
+    subscription_id: str
+    product: str
+    plan_type: PlanType
+    seats: int
+    assigned_seats: int
+    unit_price: Money
+    pending_reduction: PendingReduction | None = None
+    open_order_id: str | None = None
+
+    @property
+    def renewal_seats(self) -> int:
+        return self.pending_reduction.seats if self.pending_reduction else self.seats
+
+    @property
+    def renewal_price(self) -> Money:
+        return self.unit_price.times(self.renewal_seats)
+
+
+@dataclass
+class Contract:
+    contract_id: str
+    account_id: str
+    account_name: str
+    country: str
+    currency: str
+    contract_manager: str
+    manager_email: str
+    purchase_channel: PurchaseChannel
+    auto_renew: bool
+    term: Term
+    term_start: date
+    renewal_date: date
+    billing_anchor_day: int
+    status: ContractStatus
+    payment_method: PaymentMethod | None
+    subscriptions: list[Subscription]
+    version: int = 0
+    failed_renewal_attempts: int = 0  # declined charges for the current unpaid period
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        for subscription in self.subscriptions:
+            if subscription.subscription_id == subscription_id:
+                return subscription
+        raise SubscriptionNotFound(f"No subscription {subscription_id} in contract {self.contract_id}")
+
+    @property
+    def renewal_total(self) -> Money:
+        total = Money.zero(self.currency)
+        for subscription in self.subscriptions:
+            total = total + subscription.renewal_price
+        return total
+
+    def visible_to(self, user: User) -> bool:
+        """SPEC §2: the manager, and the primary admins of the contract's team."""
+        return user.user_id == self.contract_manager or user.is_primary_admin_of(self.account_id)
+
+    def managed_by(self, user_id: str) -> bool:
+        return user_id == self.contract_manager
+
+
+@dataclass(frozen=True)
+class PaymentError:
+    code: str
+    decline_code: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    subscription_id: str
+    seats: int
+    unit_price: Money
+    amount: Money
+
+
+@dataclass
+class Order:
+    order_id: str
+    type: OrderType
+    status: OrderStatus
+    contract_id: str
+    account_id: str
+    currency: str
+    total: Money
+    created_by: str
+    created_at: datetime
+    subscription_id: str | None = None
+    product: str | None = None
+    seats_before: int | None = None
+    seats_to_add: int | None = None
+    seats_after: int | None = None
+    unit_price: Money | None = None
+    days_remaining: int | None = None
+    term_days: int | None = None
+    quoted_on: date | None = None
+    quote_expires_at: datetime | None = None
+    payment_method: PaymentMethod | None = None
+    charge_id: str | None = None
+    last_payment_error: PaymentError | None = None
+    submitted_at: datetime | None = None
+    lines: list[OrderLine] | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    payment_attempt: int = 0  # bumped after each definitive decline; part of the charge key
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    event_id: str
+    contract_id: str
+    type: str
+    at: datetime
+    actor: str
+    subscription_id: str | None
+    details: dict[str, Any]
