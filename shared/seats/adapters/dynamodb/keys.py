@@ -8,7 +8,7 @@
 | user           | USER#<uid>         | #USER                  |                                        |                               |                       |
 | account        | ACCOUNT#<aid>      | #ACCOUNT               |                                        |                               |                       |
 | payment method | ACCOUNT#<aid>      | PM#<pmid>              |                                        |                               |                       |
-| sandbox charge | CHARGE#<key>       | #CHARGE                |                                        |                               |                       |
+| sandbox charge | SANDBOX#CHARGES    | <idempotency key>      |                                        |                               |                       |
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def history_key(contract_id: str, at: str, event_id: str) -> dict[str, str]:
     return {"PK": f"CONTRACT#{contract_id}", "SK": f"EVENT#{at}#{event_id}"}
 
 
+SANDBOX_CHARGES = "SANDBOX#CHARGES"  # one partition: the sandbox is for local runs and tests only
+
+
 def charge_key(idempotency_key: str) -> dict[str, str]:
-    return {"PK": f"CHARGE#{idempotency_key}", "SK": "#CHARGE"}
+    return {"PK": SANDBOX_CHARGES, "SK": idempotency_key}
 
 
 def due_shard(contract_id: str) -> str:

@@ -1,0 +1,435 @@
+"""Start and stop a localstripe server (a fake Stripe API) for the local runtime and the tests.
+
+localstripe's dependency pins may clash with the main virtual environment, so it lives in its own:
+
+    python3.11 -m venv .venv-localstripe
+    .venv-localstripe/bin/pip install 'localstripe==1.15.10'
+
+`start_localstripe()` finds `<repo>/.venv-localstripe/bin/localstripe` (or `$LOCALSTRIPE_BIN`), runs
+this very file with that virtual environment's interpreter, and waits until the server answers:
+
+    with start_localstripe() as ls:
+        gateway = StripeGateway("sk_test_local", api_base=ls.url)
+
+The child side (`_serve`) runs localstripe 1.15.10 with a few patches, all in `_patch_localstripe`:
+
+- no persistence: stock localstripe loads and rewrites `/tmp/localstripe.pickle` on every write, a
+  fixed path shared by every instance; here the store stays in memory and no file is ever written;
+- it listens on a loopback socket bound by the parent (no port race, never on all interfaces) and
+  exits when its parent dies;
+- `Idempotency-Key` is honoured as Stripe does (stock localstripe ignores it): a POST retried with
+  the same key and the same parameters replays the saved status and body, with other parameters it
+  answers 400 `idempotency_error`;
+- `POST /v1/payment_methods` accepts `card[token]` (a token from `POST /v1/tokens`, or one of
+  Stripe's fixed test tokens such as `tok_visa`, see `TEST_TOKENS`); stock localstripe only takes
+  raw card numbers there;
+- declines carry Stripe's `type=card_error`, `code` and `decline_code` for Stripe's test card
+  numbers (see `DECLINES`); stock localstripe answers every decline with `card_declined` only;
+- `POST /v1/payment_intents` accepts `description`, and card brands follow the card number.
+
+Run it in the foreground with `python -m infra.local.localstripe [--port N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = REPO_ROOT / ".venv-localstripe" / "bin" / "localstripe"
+PICKLE_PATH = Path("/tmp/localstripe.pickle")  # where stock localstripe persists its store  # noqa: S108
+PROBE_KEY = "sk_test_localstripe_probe"
+_CHILD_RUN_NAME = "__localstripe_child__"
+
+# Stripe's fixed test tokens (https://docs.stripe.com/testing) and the card number each stands for.
+TEST_TOKENS: dict[str, str] = {
+    "tok_visa": "4242424242424242",
+    "tok_visa_debit": "4000056655665556",
+    "tok_mastercard": "5555555555554444",
+    "tok_mastercard_debit": "5200828282828210",
+    "tok_amex": "378282246310005",
+    "tok_chargeCustomerFail": "4000000000000341",
+    "tok_chargeDeclined": "4000000000000002",
+    "tok_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "tok_chargeDeclinedLostCard": "4000000000009987",
+    "tok_chargeDeclinedStolenCard": "4000000000009979",
+    "tok_chargeDeclinedExpiredCard": "4000000000000069",
+    "tok_chargeDeclinedIncorrectCvc": "4000000000000127",
+    "tok_chargeDeclinedProcessingError": "4000000000000119",
+}
+TEST_TOKEN_EXPIRY = (12, 2034)
+
+# Stripe's decline test cards: number -> (code, decline_code, message). localstripe decides *when*
+# a card is declined (at attach for all of these but 0341, which is declined at charge).
+DECLINES: dict[str, tuple[str, str | None, str]] = {
+    "4000000000000002": ("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000009995": ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+    "4000000000009987": ("card_declined", "lost_card", "Your card was declined."),
+    "4000000000009979": ("card_declined", "stolen_card", "Your card was declined."),
+    "4000000000000069": ("expired_card", None, "Your card has expired."),
+    "4000000000000127": ("incorrect_cvc", None, "Your card's security code is incorrect."),
+    "4000000000000119": ("processing_error", None, "An error occurred while processing your card."),
+    "4242424242424241": ("incorrect_number", None, "Your card number is incorrect."),
+    "4000000000000341": ("card_declined", "generic_decline", "Your card was declined."),
+}
+
+
+class LocalStripeError(RuntimeError):
+    pass
+
+
+class LocalStripe:
+    """A running localstripe child process; use as a context manager or call `stop()`."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log
+
+    def __enter__(self) -> LocalStripe:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"LocalStripe(url={self.url!r}, pid={self.process.pid}, running={self.running})"
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def reset(self) -> None:
+        """Forget every object (and saved idempotent response) in the server's store."""
+        request = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass
+
+    def output(self) -> str:
+        """What the server wrote to stdout/stderr so far (for diagnostics)."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def stop(self, timeout: float = 5) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and release its log; safe to call twice."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if not self._log.closed:
+            self._log.close()  # a TemporaryFile: closing deletes it
+
+
+def localstripe_bin() -> Path:
+    return Path(os.environ.get("LOCALSTRIPE_BIN") or DEFAULT_BIN)
+
+
+def _interpreter_for(executable: Path) -> str:
+    """The Python interpreter of the virtual environment `executable` (a console script) belongs to."""
+    if not executable.exists():
+        raise LocalStripeError(
+            f"localstripe not found at {executable}. Install it with: python3.11 -m venv "
+            f"{REPO_ROOT / '.venv-localstripe'} && {REPO_ROOT / '.venv-localstripe'}/bin/pip install "
+            "'localstripe==1.15.10' (or set LOCALSTRIPE_BIN)"
+        )
+    with executable.open("rb") as handle:
+        first_line = handle.readline().decode("utf-8", "replace").strip()
+    if first_line.startswith("#!"):
+        interpreter = first_line[2:].strip().split()[0]
+        if "python" in Path(interpreter).name and Path(interpreter).exists():
+            return interpreter
+    for name in ("python3", "python"):
+        sibling = executable.parent / name
+        if sibling.exists():
+            return str(sibling)
+    raise LocalStripeError(f"cannot find the Python interpreter of {executable}")
+
+
+def _bind_loopback(port: int | None) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port or 0))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _answers(url: str) -> bool:
+    request = urllib.request.Request(  # noqa: S310
+        f"{url}/v1/customers?limit=1", headers={"Authorization": f"Bearer {PROBE_KEY}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=1) as response:  # noqa: S310
+            return response.status == 200 and json.load(response).get("object") == "list"
+    except (OSError, ValueError):
+        return False
+
+
+def start_localstripe(port: int | None = None, *, startup_timeout: float = 20) -> LocalStripe:
+    """Start localstripe on 127.0.0.1:`port` (a free port when None) and wait until it answers."""
+    interpreter = _interpreter_for(localstripe_bin())
+    sock = _bind_loopback(port)
+    bound_port = sock.getsockname()[1]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the LocalStripe, closed by stop()
+    workdir = tempfile.mkdtemp(prefix="localstripe-")
+    try:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [
+                interpreter,
+                "-I",  # isolated: neither the cwd nor PYTHON* variables reach the child's sys.path
+                "-c",
+                f"import runpy, sys; runpy.run_path(sys.argv[1], run_name={_CHILD_RUN_NAME!r})",
+                str(Path(__file__).resolve()),
+                str(sock.fileno()),
+                str(os.getpid()),
+            ],
+            pass_fds=(sock.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    except BaseException:
+        sock.close()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    finally:
+        sock.close()  # the child holds its own copy of the listening socket
+    server = LocalStripe(process, bound_port, log)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not _answers(server.url):
+            if not server.running:
+                raise LocalStripeError(f"localstripe exited at start-up:\n{server.output()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise LocalStripeError(
+                    f"localstripe did not answer within {startup_timeout}s:\n{server.output()[-2000:]}"
+                )
+            time.sleep(0.05)
+    except BaseException:
+        server.stop()
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return server
+
+
+# --------------------------------------------------------------------------------------------------
+# Child side: runs inside .venv-localstripe (aiohttp + localstripe), never in the main environment.
+
+
+def _card_brand(number: str) -> str:
+    if number.startswith(("34", "37")):
+        return "amex"
+    if number.startswith(("51", "52", "53", "54", "55", "22", "23", "24", "25", "26", "27")):
+        return "mastercard"
+    return "visa" if number.startswith("4") else "unknown"
+
+
+def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pragma: no cover - child
+    from aiohttp import web
+
+    user_error = errors.UserError
+
+    # 1. No persistence: keep the store in memory only.
+    resources.Store.dump_to_disk = lambda self: None
+    resources.Store.try_load_from_disk = lambda self: None
+
+    def card_error(number: str, fallback_charge: str | None = None) -> Exception:
+        code, decline_code, message = DECLINES.get(number, ("card_declined", "generic_decline", "Your card was declined."))
+        contents: dict[str, Any] = {"code": code, "param": ""}
+        if decline_code:
+            contents["decline_code"] = decline_code
+        if fallback_charge:
+            contents["charge"] = fallback_charge
+        error = user_error(402, message, contents)
+        error.body["error"]["type"] = "card_error"
+        return error
+
+    # 2. Declines with Stripe's code / decline_code.
+    payment_method = resources.PaymentMethod
+    original_attaching_is_declined = payment_method._attaching_is_declined
+
+    def attaching_is_declined(self: Any) -> bool:
+        if original_attaching_is_declined(self):
+            raise card_error(self._card_number)
+        return False
+
+    payment_method._attaching_is_declined = attaching_is_declined
+
+    charge_cls = resources.Charge
+    original_set_auth_failure = charge_cls._set_auth_failure
+
+    def set_auth_failure(self: Any) -> None:
+        original_set_auth_failure(self)
+        number = getattr(resources.PaymentMethod._api_retrieve(self.payment_method), "_card_number", "")
+        code, decline_code, message = DECLINES.get(number, ("card_declined", "generic_decline", self.failure_message))
+        self.failure_code, self.failure_message, self._decline_code = code, message, decline_code
+
+    def raise_failure(self: Any) -> None:
+        contents: dict[str, Any] = {"code": self.failure_code, "charge": self.id, "param": ""}
+        if getattr(self, "_decline_code", None):
+            contents["decline_code"] = self._decline_code
+        if self.payment_intent:
+            contents["payment_intent"] = {"id": self.payment_intent, "object": "payment_intent"}
+        error = user_error(402, self.failure_message, contents)
+        error.body["error"]["type"] = "card_error"
+        raise error
+
+    charge_cls._set_auth_failure = set_auth_failure
+    charge_cls._raise_failure = raise_failure
+
+    intent_cls = resources.PaymentIntent
+    original_last_payment_error = intent_cls.last_payment_error.fget
+
+    def last_payment_error(self: Any) -> Any:
+        error = original_last_payment_error(self)
+        decline_code = getattr(self.latest_charge, "_decline_code", None)
+        if error and decline_code:
+            error = {**error, "decline_code": decline_code, "type": "card_error"}
+        return error
+
+    intent_cls.last_payment_error = property(last_payment_error)
+
+    # 3. PaymentIntent description.
+    original_intent_init = intent_cls.__init__
+
+    def intent_init(self: Any, description: str | None = None, **kwargs: Any) -> None:
+        original_intent_init(self, **kwargs)
+        self.description = description
+
+    intent_cls.__init__ = intent_init
+
+    # 4. PaymentMethods from card tokens; brand from the card number.
+    original_pm_init = payment_method.__init__
+
+    def card_from_token(token: Any) -> dict[str, Any]:
+        if isinstance(token, str) and token in TEST_TOKENS:
+            month, year = TEST_TOKEN_EXPIRY
+            return {"number": TEST_TOKENS[token], "exp_month": month, "exp_year": year, "cvc": "123"}
+        try:
+            assert isinstance(token, str) and token.startswith("tok_")  # noqa: S101
+            card = resources.Token._api_retrieve(token).card
+        except (AssertionError, user_error):
+            raise user_error(
+                400, f"No such token: '{token}'", {"code": "resource_missing", "param": "card[token]"}
+            ) from None
+        return {"number": card._card_number, "exp_month": card.exp_month, "exp_year": card.exp_year, "cvc": "123"}
+
+    def pm_init(self: Any, type: Any = None, card: Any = None, **kwargs: Any) -> None:  # noqa: A002
+        if type == "card" and isinstance(card, dict) and set(card) == {"token"}:
+            card = card_from_token(card["token"])
+        original_pm_init(self, type=type, card=card, **kwargs)
+        if getattr(self, "type", None) == "card":
+            self.card["brand"] = _card_brand(self._card_number)
+            self.card["country"] = "US"
+
+    payment_method.__init__ = pm_init
+
+    # 5. Idempotency-Key: replay the saved answer, reject a key reused with other parameters.
+    saved: dict[tuple[str, str], tuple[str, bytes, int, bytes, str]] = {}
+
+    @web.middleware
+    async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key:
+            return await handler(request)
+        scope = (request.headers.get("Authorization", ""), key)
+        body = await request.read()  # aiohttp keeps it for the handler
+        fingerprint = f"{request.method} {request.path_qs}"
+        if scope in saved:
+            saved_fingerprint, saved_body, status, payload, content_type = saved[scope]
+            if (saved_fingerprint, saved_body) != (fingerprint, body):
+                return web.json_response(
+                    {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with.",
+                        }
+                    },
+                    status=400,
+                )
+            replay = web.Response(body=payload, status=status, content_type=content_type)
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+        response = await handler(request)
+        if isinstance(response, web.Response) and response.status not in (400, 401, 409, 429):
+            payload = response.body if isinstance(response.body, bytes) else b""
+            saved[scope] = (fingerprint, body, response.status, payload, response.content_type)
+        return response
+
+    async def flush_saved(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "DELETE" and request.path == "/_config/data":
+            saved.clear()
+        return await handler(request)
+
+    server.app.middlewares.insert(0, idempotency)  # outermost: sees the answers error_middleware makes
+    server.app.middlewares.insert(0, web.middleware(flush_saved))
+
+
+def _serve(fd: int, parent_pid: int) -> None:  # pragma: no cover - runs in the child
+    import asyncio
+    import signal
+
+    from aiohttp import web
+    from localstripe import errors, resources, server
+
+    _patch_localstripe(resources, server, errors)
+
+    async def exit_with_parent(app: web.Application) -> None:
+        async def watch() -> None:
+            while os.getppid() == parent_pid:
+                await asyncio.sleep(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        app["parent_watch"] = asyncio.get_running_loop().create_task(watch())
+
+    server.app.on_startup.append(exit_with_parent)
+    sock = socket.socket(fileno=fd)
+    web.run_app(server.app, sock=sock, print=None, access_log=None, handle_signals=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run localstripe (a fake Stripe API) on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    args = parser.parse_args(argv)
+    with start_localstripe(args.port) as server:
+        print(f"localstripe listening on {server.url} (STRIPE_API_BASE={server.url}); Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.process.wait()
+    return 0
+
+
+if __name__ == _CHILD_RUN_NAME:  # pragma: no cover
+    _serve(int(sys.argv[1]), int(sys.argv[2]))
+elif __name__ == "__main__":
+    sys.exit(main())

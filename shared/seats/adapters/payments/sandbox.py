@@ -1,0 +1,149 @@
+"""The sandbox payment gateway: Stripe's test tokens (SPEC §7), no network, charges kept in DynamoDB.
+
+Charges live in the table so that a retry in another Lambda container (or after a crash) finds
+the charge its idempotency key already made, exactly as a real provider would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from seats.adapters.dynamodb import keys
+from seats.adapters.dynamodb.repository import from_attributes, to_attributes
+from seats.clock import iso, parse_instant, utc_now
+from seats.domain.errors import InvalidPaymentToken, PaymentDeclined, PaymentProviderUnavailable
+from seats.domain.money import Money
+from seats.services.ports import AttachedCard, Charge
+
+
+@dataclass(frozen=True)
+class SandboxCard:
+    brand: str
+    last4: str
+    charge_decline: str | None = None  # decline_code of every charge
+    times_out_after_capture: bool = False
+
+
+CARDS = {
+    "tok_visa": SandboxCard("visa", "4242"),
+    "tok_mastercard": SandboxCard("mastercard", "4444"),
+    "tok_chargeCustomerFail": SandboxCard("visa", "0341", charge_decline="card_declined"),
+    "tok_chargeDeclinedInsufficientFunds": SandboxCard("visa", "9995", charge_decline="insufficient_funds"),
+    "tok_timeoutAfterCapture": SandboxCard("visa", "1881", times_out_after_capture=True),
+}
+ATTACH_DECLINES = {"tok_chargeDeclined": "card_declined", "tok_chargeDeclinedExpiredCard": "expired_card"}
+EXP_MONTH, EXP_YEAR = 12, 2034
+
+
+def card_for_token(token: str) -> AttachedCard:
+    if token in ATTACH_DECLINES:
+        raise PaymentDeclined("The card was declined", decline_code=ATTACH_DECLINES[token])
+    card = CARDS.get(token)
+    if card is None:
+        raise InvalidPaymentToken("Unknown payment token")
+    return AttachedCard(customer_ref=None, provider_ref=token, brand=card.brand, last4=card.last4,
+                        exp_month=EXP_MONTH, exp_year=EXP_YEAR)
+
+
+class SandboxGateway:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def attach(self, account_id: str, customer_ref: str | None, token: str) -> AttachedCard:
+        return card_for_token(token)
+
+    def charge(self, *, customer_ref: str | None, payment_method_ref: str, amount: Money,
+               idempotency_key: str, description: str) -> Charge:
+        existing = self._stored(idempotency_key)
+        if existing is not None:
+            return self._replay(existing)
+        card = CARDS.get(payment_method_ref)
+        if card is None:
+            raise InvalidPaymentToken("Unknown payment method")
+        charge = Charge(
+            charge_id="ch_sandbox_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20],
+            amount=amount, payment_method_ref=payment_method_ref, idempotency_key=idempotency_key,
+            status="failed" if card.charge_decline else "succeeded", created_at=utc_now(),
+            decline_code=card.charge_decline,
+        )
+        if not self._record(charge):  # a concurrent request with the same key got there first
+            stored = self._stored(idempotency_key)
+            assert stored is not None
+            return self._replay(stored)
+        if card.times_out_after_capture:
+            raise PaymentProviderUnavailable("The payment provider timed out")
+        return self._replay(charge)
+
+    def refund(self, charge_id: str, idempotency_key: str) -> None:
+        for charge in self.list_charges():
+            if charge.charge_id == charge_id:
+                self.client.update_item(
+                    TableName=self.table, Key=to_attributes(keys.charge_key(charge.idempotency_key)),
+                    UpdateExpression="SET refunded = :t", ExpressionAttributeValues=to_attributes({":t": True}),
+                )
+                return
+
+    def list_charges(self) -> list[Charge]:
+        charges: list[Charge] = []
+        params: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": to_attributes({":pk": keys.SANDBOX_CHARGES}),
+        }
+        while True:
+            answer = self.client.query(**params)
+            charges.extend(self._from_item(from_attributes(i)) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return sorted(charges, key=lambda c: c.created_at)
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def is_refunded(self, idempotency_key: str) -> bool:
+        item = self._stored_item(idempotency_key)
+        return bool(item and item.get("refunded"))
+
+    # -- storage ------------------------------------------------------------------------------------
+    @staticmethod
+    def _replay(charge: Charge) -> Charge:
+        if charge.status == "failed":
+            raise PaymentDeclined("The card was declined", decline_code=charge.decline_code)
+        return charge
+
+    def _record(self, charge: Charge) -> bool:
+        item = {
+            **keys.charge_key(charge.idempotency_key), "kind": "charge", "charge_id": charge.charge_id,
+            "amount": str(charge.amount), "currency": charge.amount.currency,
+            "payment_method_ref": charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
+            "status": charge.status, "created_at": iso(charge.created_at),
+        }
+        if charge.decline_code:
+            item["decline_code"] = charge.decline_code
+        try:
+            self.client.put_item(TableName=self.table, Item=to_attributes(item),
+                                 ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _stored_item(self, idempotency_key: str) -> dict[str, Any] | None:
+        answer = self.client.get_item(TableName=self.table, Key=to_attributes(keys.charge_key(idempotency_key)),
+                                      ConsistentRead=True)
+        return from_attributes(answer["Item"]) if "Item" in answer else None
+
+    def _stored(self, idempotency_key: str) -> Charge | None:
+        item = self._stored_item(idempotency_key)
+        return self._from_item(item) if item else None
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Charge:
+        return Charge(
+            charge_id=item["charge_id"], amount=Money.parse(item["amount"], item["currency"]),
+            payment_method_ref=item["payment_method_ref"], idempotency_key=item["idempotency_key"],
+            status=item["status"], created_at=parse_instant(item["created_at"]),
+            decline_code=item.get("decline_code"),
+        )

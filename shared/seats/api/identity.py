@@ -1,0 +1,28 @@
+"""The caller's identity, from the JWT claims the API Gateway authorizer verified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from seats.domain.errors import DomainError
+
+
+class Unauthorized(DomainError):
+    code, status, title = "unauthorized", 401, "Unauthorized"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    email: str | None
+
+
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthorized("No verified identity in the request")
+    email = claims.get("email")
+    return Caller(user_id=subject, email=email if isinstance(email, str) else None)

@@ -1,0 +1,108 @@
+"""Domain records -> response bodies. Visibility is decided before this; this only shapes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from seats.api import schemas
+from seats.clock import iso
+from seats.domain.eligibility import Change, ineligibility
+from seats.domain.model import Contract, HistoryEvent, Order, PaymentMethod, Subscription
+
+
+def payment_method(pm: PaymentMethod) -> schemas.PaymentMethodOut:
+    return schemas.PaymentMethodOut(
+        payment_method_id=pm.payment_method_id, brand=pm.brand, last4=pm.last4,
+        exp_month=pm.exp_month, exp_year=pm.exp_year,
+    )
+
+
+def _permission(reason: str | None) -> schemas.Permission:
+    return schemas.Permission(allowed=reason is None, reason=reason)
+
+
+def subscription(contract: Contract, sub: Subscription, caller: str, today: date) -> schemas.SubscriptionOut:
+    reduction = sub.pending_reduction
+    return schemas.SubscriptionOut(
+        subscription_id=sub.subscription_id,
+        product=sub.product,
+        plan_type=sub.plan_type,
+        seats=sub.seats,
+        assigned_seats=sub.assigned_seats,
+        unit_price=str(sub.unit_price),
+        pending_reduction=schemas.PendingReductionOut(
+            seats=reduction.seats, requested_by=reduction.requested_by, requested_at=iso(reduction.requested_at)
+        ) if reduction else None,
+        renewal_seats=sub.renewal_seats,
+        renewal_price=str(sub.renewal_price),
+        open_order_id=sub.open_order_id,
+        eligibility=schemas.EligibilityOut(
+            add_seats=_permission(ineligibility(Change.ADD, contract, sub, caller, today)),
+            reduce_seats=_permission(ineligibility(Change.REDUCE, contract, sub, caller, today)),
+        ),
+    )
+
+
+def contract(c: Contract, caller: str, today: date) -> schemas.ContractOut:
+    return schemas.ContractOut(
+        contract_id=c.contract_id,
+        account_id=c.account_id,
+        account_name=c.account_name,
+        status=c.status,
+        purchase_channel=c.purchase_channel,
+        auto_renew=c.auto_renew,
+        term=c.term.value,
+        term_start=c.term_start.isoformat(),
+        renewal_date=c.renewal_date.isoformat(),
+        currency=c.currency,
+        contract_manager=schemas.ContractManagerOut(user_id=c.contract_manager, email=c.manager_email),
+        payment_method=payment_method(c.payment_method) if c.payment_method else None,
+        can_manage=c.managed_by(caller),
+        subscriptions=[subscription(c, s, caller, today) for s in c.subscriptions],
+        renewal_total=str(c.renewal_total),
+    )
+
+
+def order(o: Order) -> schemas.OrderOut:
+    error = o.last_payment_error
+    return schemas.OrderOut(
+        order_id=o.order_id,
+        type=o.type,
+        status=o.status,
+        contract_id=o.contract_id,
+        subscription_id=o.subscription_id,
+        account_id=o.account_id,
+        product=o.product,
+        seats_before=o.seats_before,
+        seats_to_add=o.seats_to_add,
+        seats_after=o.seats_after,
+        unit_price=str(o.unit_price) if o.unit_price else None,
+        currency=o.currency,
+        proration=schemas.ProrationOut(days_remaining=o.days_remaining, term_days=o.term_days)
+        if o.days_remaining is not None and o.term_days is not None else None,
+        total=str(o.total),
+        quoted_on=o.quoted_on.isoformat() if o.quoted_on else None,
+        quote_expires_at=iso(o.quote_expires_at) if o.quote_expires_at else None,
+        payment_method=payment_method(o.payment_method) if o.payment_method else None,
+        charge_id=o.charge_id,
+        last_payment_error=schemas.PaymentErrorOut(
+            code=error.code, decline_code=error.decline_code, message=error.message
+        ) if error else None,
+        created_by=o.created_by,
+        created_at=iso(o.created_at),
+        submitted_at=iso(o.submitted_at) if o.submitted_at else None,
+        lines=[
+            schemas.OrderLineOut(subscription_id=line.subscription_id, seats=line.seats,
+                                 unit_price=str(line.unit_price), amount=str(line.amount))
+            for line in o.lines
+        ] if o.lines is not None else None,
+        period=schemas.PeriodOut(term_start=o.period_start.isoformat(), renewal_date=o.period_end.isoformat())
+        if o.period_start and o.period_end else None,
+    )
+
+
+def history_event(e: HistoryEvent) -> schemas.HistoryEventOut:
+    return schemas.HistoryEventOut(
+        event_id=e.event_id, type=e.type, at=iso(e.at), actor=e.actor,
+        subscription_id=e.subscription_id, details=e.details,
+    )

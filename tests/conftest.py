@@ -1,0 +1,140 @@
+"""Shared fixtures: moto with the tables of template.yaml, a fixed clock, the demo seed, API events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import seed as seed_loader
+from infra import template
+from seats import bootstrap
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+NOW = "2026-11-29T10:00:00Z"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "TABLE_NAME": "SeatsTable", "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable", "EVENT_BUS_NAME": "seats-bus",
+        "SEATS_PAYMENTS": "sandbox", "SEATS_NOW": NOW, "POWERTOOLS_SERVICE_NAME": "seats",
+        "POWERTOOLS_METRICS_NAMESPACE": "Seats", "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bootstrap.reset()
+
+
+@pytest.fixture
+def aws(aws_env: None) -> Iterator[None]:
+    """moto with every table, queue and the bus of template.yaml."""
+    with mock_aws():
+        template.create_tables(boto3.client("dynamodb"))
+        boto3.client("events").create_event_bus(Name="seats-bus")
+        bootstrap.reset()
+        yield
+    bootstrap.reset()
+
+
+DEMO_SEED = json.loads((ROOT / "infra" / "local" / "demo_seed.json").read_text()) \
+    if (ROOT / "infra" / "local" / "demo_seed.json").exists() else None
+
+BASE_SEED: dict[str, Any] = {"accounts": [{
+    "account_id": "acme", "name": "Acme Corp", "country": "US", "currency": "USD",
+    "users": [
+        {"user_id": "u-alice", "email": "alice@acme.test", "role": "user"},
+        {"user_id": "u-paula", "email": "paula@acme.test", "role": "primary_admin"},
+        {"user_id": "u-sam", "email": "sam@acme.test", "role": "secondary_admin"},
+        {"user_id": "u-nobody", "email": "nobody@acme.test", "role": "user"},
+    ],
+    "payment_methods": [
+        {"payment_method_id": "pm_acme_visa", "token": "tok_visa"},
+        {"payment_method_id": "pm_acme_mc", "token": "tok_mastercard"},
+    ],
+    "contracts": [{
+        "contract_id": "110000000001", "contract_manager": "u-alice",
+        "purchase_channel": "online", "auto_renew": True, "term": "annual",
+        "term_start": "2026-03-01", "renewal_date": "2027-03-01", "billing_anchor_day": 1,
+        "status": "active", "payment_method_id": "pm_acme_visa",
+        "subscriptions": [{"subscription_id": "sub-acad", "product": "AutoCAD",
+                           "plan_type": "subscription", "seats": 10, "assigned_seats": 7,
+                           "unit_price": "1975.00"}]}],
+}, {
+    "account_id": "globex", "name": "Globex", "country": "GB", "currency": "GBP",
+    "users": [{"user_id": "u-gina", "email": "gina@globex.test", "role": "primary_admin"}],
+    "payment_methods": [{"payment_method_id": "pm_globex_visa", "token": "tok_visa"}],
+    "contracts": [{
+        "contract_id": "220000000001", "contract_manager": "u-gina",
+        "purchase_channel": "online", "auto_renew": True, "term": "monthly",
+        "term_start": "2026-11-15", "renewal_date": "2026-12-15",
+        "payment_method_id": "pm_globex_visa",
+        "subscriptions": [{"subscription_id": "sub-rvt", "product": "Revit",
+                           "seats": 3, "unit_price": "300.00"}]}],
+}]}
+
+
+@pytest.fixture
+def seed_data() -> dict[str, Any]:
+    """A small two-team seed; tests copy and change it."""
+    return copy.deepcopy(BASE_SEED)
+
+
+@pytest.fixture
+def seeded(aws: None, seed_data: dict[str, Any]) -> dict[str, Any]:
+    seed_loader.load(bootstrap.repository(), seed_data)
+    return seed_data
+
+
+def http_event(method: str, path: str, *, user: str | None = "u-alice", email: str | None = None,
+               body: Any = None, headers: dict[str, str] | None = None,
+               query: dict[str, str] | None = None, raw_body: str | None = None) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event as the JWT authorizer passes it on."""
+    event = json.loads((EVENTS / "http_api_request.json").read_text())
+    event["rawPath"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = f"{method} {path}"
+    event["headers"] = {"content-type": "application/json", **(headers or {})}
+    event["queryStringParameters"] = query
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    if user is None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": {}, "scopes": None}}
+    else:
+        event["requestContext"]["authorizer"]["jwt"]["claims"] = {
+            "sub": user, "email": email or f"{user}@example.test", "iss": "seats-local", "aud": "seats-api",
+        }
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body is not None:
+        event["body"] = json.dumps(body)
+    else:
+        event.pop("body", None)
+    return event
+
+
+class LambdaContext:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "req-0000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+def invoke(handler: Any, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    """Call a Lambda handler; returns (status, parsed JSON body or None, headers)."""
+    answer = handler(event, LambdaContext())
+    body = answer.get("body")
+    return answer["statusCode"], json.loads(body) if body else None, answer.get("headers", {})
