@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -197,7 +196,6 @@ def start_localstripe(port: int | None = None, *, startup_timeout: float = 20) -
     sock = _bind_loopback(port)
     bound_port = sock.getsockname()[1]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the LocalStripe, closed by stop()
-    workdir = tempfile.mkdtemp(prefix="localstripe-")
     try:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [
@@ -213,13 +211,11 @@ def start_localstripe(port: int | None = None, *, startup_timeout: float = 20) -
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=workdir,
+            cwd=tempfile.gettempdir(),
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     except BaseException:
-        sock.close()
         log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
         raise
     finally:
         sock.close()  # the child holds its own copy of the listening socket
@@ -237,8 +233,6 @@ def start_localstripe(port: int | None = None, *, startup_timeout: float = 20) -
     except BaseException:
         server.stop()
         raise
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     return server
 
 
@@ -263,13 +257,13 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
 
-    def card_error(number: str, fallback_charge: str | None = None) -> Exception:
-        code, decline_code, message = DECLINES.get(number, ("card_declined", "generic_decline", "Your card was declined."))
+    def card_error(number: str) -> Exception:
+        code, decline_code, message = DECLINES.get(
+            number, ("card_declined", "generic_decline", "Your card was declined.")
+        )
         contents: dict[str, Any] = {"code": code, "param": ""}
         if decline_code:
             contents["decline_code"] = decline_code
-        if fallback_charge:
-            contents["charge"] = fallback_charge
         error = user_error(402, message, contents)
         error.body["error"]["type"] = "card_error"
         return error
@@ -291,7 +285,9 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
     def set_auth_failure(self: Any) -> None:
         original_set_auth_failure(self)
         number = getattr(resources.PaymentMethod._api_retrieve(self.payment_method), "_card_number", "")
-        code, decline_code, message = DECLINES.get(number, ("card_declined", "generic_decline", self.failure_message))
+        code, decline_code, message = DECLINES.get(
+            number, ("card_declined", "generic_decline", self.failure_message)
+        )
         self.failure_code, self.failure_message, self._decline_code = code, message, decline_code
 
     def raise_failure(self: Any) -> None:
@@ -335,16 +331,23 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
         if isinstance(token, str) and token in TEST_TOKENS:
             month, year = TEST_TOKEN_EXPIRY
             return {"number": TEST_TOKENS[token], "exp_month": month, "exp_year": year, "cvc": "123"}
+        missing = user_error(
+            400, f"No such token: '{token}'", {"code": "resource_missing", "param": "card[token]"}
+        )
+        if not (isinstance(token, str) and token.startswith("tok_")):
+            raise missing
         try:
-            assert isinstance(token, str) and token.startswith("tok_")  # noqa: S101
             card = resources.Token._api_retrieve(token).card
-        except (AssertionError, user_error):
-            raise user_error(
-                400, f"No such token: '{token}'", {"code": "resource_missing", "param": "card[token]"}
-            ) from None
-        return {"number": card._card_number, "exp_month": card.exp_month, "exp_year": card.exp_year, "cvc": "123"}
+        except user_error:
+            raise missing from None
+        return {
+            "number": card._card_number,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+            "cvc": "123",
+        }
 
-    def pm_init(self: Any, type: Any = None, card: Any = None, **kwargs: Any) -> None:  # noqa: A002
+    def pm_init(self: Any, type: Any = None, card: Any = None, **kwargs: Any) -> None:
         if type == "card" and isinstance(card, dict) and set(card) == {"token"}:
             card = card_from_token(card["token"])
         original_pm_init(self, type=type, card=card, **kwargs)
@@ -430,6 +433,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == _CHILD_RUN_NAME:  # pragma: no cover
-    _serve(int(sys.argv[1]), int(sys.argv[2]))
+    _serve(int(sys.argv[2]), int(sys.argv[3]))  # argv: -c, this file, fd, parent pid
 elif __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,18 @@
+"""ListContractsFunction: contracts, their orders and history, and single orders (read only)."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from seats.api.resolver import build_resolver
+from seats.api.routes import contracts
+from seats.observability import logger, metrics, tracer
+
+app = build_resolver()
+app.include_router(contracts.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
