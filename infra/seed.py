@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from seats.adapters.dynamodb import codec
 from seats.adapters.dynamodb.repository import Repository
 from seats.adapters.payments.sandbox import card_for_token
