@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PAYMENTS ?= sandbox
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint fuzz bench build clean
+.PHONY: install tools run test lint build clean
 
 install: $(VENV)/.installed
 
@@ -15,10 +16,26 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-run: install
+# localstripe and aws-sam-cli pin versions of aiohttp / boto3 / pydantic that clash with ours:
+# each gets a virtualenv of its own.
+.venv-localstripe/.installed:
+	$(PYTHON) -m venv .venv-localstripe
+	.venv-localstripe/bin/pip install --quiet --upgrade pip
+	.venv-localstripe/bin/pip install --quiet -r infra/localstripe-requirements.txt
+	touch $@
+
+.venv-sam/.installed:
+	$(PYTHON) -m venv .venv-sam
+	.venv-sam/bin/pip install --quiet --upgrade pip
+	.venv-sam/bin/pip install --quiet "aws-sam-cli>=1.120"
+	touch $@
+
+tools: install .venv-localstripe/.installed
+
+run: install $(if $(filter stripe,$(PAYMENTS)),.venv-localstripe/.installed)
 	SEATS_PAYMENTS=$(PAYMENTS) $(BIN)/seats-local start
 
-test: install
+test: tools
 	$(BIN)/pytest -q -n 2 --timeout 300
 
 lint: install
@@ -26,5 +43,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
+build: install .venv-sam/.installed
+	$(BIN)/cfn-lint template.yaml
+	.venv-sam/bin/sam validate --lint
+	.venv-sam/bin/sam build
+
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-localstripe .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache
