@@ -25,7 +25,10 @@ The child side (`_serve`) runs localstripe 1.15.10 with a few patches, all in `_
   raw card numbers there;
 - declines carry Stripe's `type=card_error`, `code` and `decline_code` for Stripe's test card
   numbers (see `DECLINES`); stock localstripe answers every decline with `card_declined` only;
-- `POST /v1/payment_intents` accepts `description`, and card brands follow the card number.
+- a fully refunded charge answers 400 `charge_already_refunded` to another refund, as Stripe does;
+- `POST /v1/payment_intents` accepts `description` and `allowed_payment_method_types` (what the
+  stripe SDK's API version 2026-10-28 takes instead of `payment_method_types`), and card brands
+  follow the card number.
 
 Run it in the foreground with `python -m infra.local.localstripe [--port N]`.
 """
@@ -315,10 +318,17 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
 
     intent_cls.last_payment_error = property(last_payment_error)
 
-    # 3. PaymentIntent description.
+    # 3. PaymentIntent description and allowed_payment_method_types.
     original_intent_init = intent_cls.__init__
 
-    def intent_init(self: Any, description: str | None = None, **kwargs: Any) -> None:
+    def intent_init(
+        self: Any,
+        description: str | None = None,
+        allowed_payment_method_types: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if allowed_payment_method_types is not None:  # API 2026-07-29+: replaces payment_method_types
+            kwargs.setdefault("payment_method_types", allowed_payment_method_types)
         original_intent_init(self, **kwargs)
         self.description = description
 
@@ -357,7 +367,26 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
 
     payment_method.__init__ = pm_init
 
-    # 5. Idempotency-Key: replay the saved answer, reject a key reused with other parameters.
+    # 5. A fully refunded charge cannot be refunded again (stock localstripe refunds it twice).
+    refund_cls = resources.Refund
+    original_refund_init = refund_cls.__init__
+
+    def refund_init(self: Any, charge: Any = None, payment_intent: Any = None, **kwargs: Any) -> None:
+        target = charge
+        if target is None and isinstance(payment_intent, str):
+            intent = resources.store.get(f"payment_intent:{payment_intent}")
+            latest = getattr(intent, "latest_charge", None)
+            target = getattr(latest, "id", None)
+        paid = resources.store.get(f"charge:{target}") if isinstance(target, str) else None
+        if paid is not None and paid.status == "succeeded" and paid.refunded:
+            raise user_error(
+                400, f"Charge {target} has already been refunded.", {"code": "charge_already_refunded"}
+            )
+        original_refund_init(self, charge=charge, payment_intent=payment_intent, **kwargs)
+
+    refund_cls.__init__ = refund_init
+
+    # 6. Idempotency-Key: replay the saved answer, reject a key reused with other parameters.
     saved: dict[tuple[str, str], tuple[str, bytes, int, bytes, str]] = {}
 
     @web.middleware

@@ -60,6 +60,16 @@ class UnitOfWork:
     def save_account(self, account: Account) -> None:
         self._put(codec.account_to_item(account), "attribute_exists(PK) OR attribute_not_exists(PK)")
 
+    def cancel_draft(self, order_id: str) -> None:
+        """Cancel an add-seats draft by key, without reading it: only while it is still a draft."""
+        self._writes.append({"Update": {
+            "TableName": self.table, "Key": _attrs(keys.order_key(order_id)),
+            "UpdateExpression": "SET #status = :cancelled, version = version + :one",
+            "ConditionExpression": "#status = :draft",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _attrs({":cancelled": "cancelled", ":draft": "draft", ":one": 1}),
+        }})
+
     def require_contract_version(self, contract: Contract) -> None:
         """Fail the commit if the contract changed since it was read, without writing it."""
         self._writes.append({"ConditionCheck": {

@@ -24,7 +24,8 @@ def build_gateway(settings: Settings) -> Any:
     if settings.payments == "stripe":
         from seats.adapters.payments.stripe_gateway import StripeGateway
 
-        return StripeGateway(stripe_api_key(settings), api_base=settings.stripe_api_base)
+        # The key is read on first use, not at cold start, and again after a 401 (a rotated key).
+        return StripeGateway(lambda: stripe_api_key(settings), api_base=settings.stripe_api_base)
     if settings.payments == "sandbox":
         from seats.adapters.payments.sandbox import SandboxGateway
         from seats.bootstrap import aws_client
