@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from seats.domain.errors import DomainError
 
@@ -19,7 +20,7 @@ class Caller:
     email: str | None
 
 
-def current_caller(app: APIGatewayHttpResolver) -> Caller:
+def current_caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Caller:
     claims = app.current_event.request_context.authorizer.jwt_claim or {}
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 MINOR_UNIT_DIGITS: dict[str, int] = {
     **{code: 2 for code in ("USD", "CAD", "AUD", "EUR", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK")},
     "JPY": 0,
 }
+
+
+# Plain digits only: no sign, exponent, whitespace or separators ("1e3" and "-0" are not amounts).
+_AMOUNT = re.compile(r"[0-9]+(?:\.(?P<fraction>[0-9]+))?")
 
 
 class UnsupportedCurrency(ValueError):
@@ -49,15 +54,12 @@ class Money:
     def parse(cls, text: str, currency: str) -> Money:
         """Parse a money string such as "1975.00" (USD) or "250000" (JPY); exact digits required."""
         digits = minor_digits(currency)
-        try:
-            value = Decimal(text)
-        except (InvalidOperation, TypeError):
-            raise InvalidAmount(f"{text!r} is not a decimal amount") from None
-        if not value.is_finite() or value < 0:
-            raise InvalidAmount(f"{text!r} is not a non-negative amount")
-        if value != value.quantize(Decimal(1).scaleb(-digits)):
+        match = _AMOUNT.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise InvalidAmount(f"{text!r} is not a non-negative decimal amount")
+        if len(match["fraction"] or "") > digits:
             raise InvalidAmount(f"{text!r} has more than {digits} decimals for {currency}")
-        return cls(value, currency)
+        return cls(Decimal(text), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
