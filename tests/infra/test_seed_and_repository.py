@@ -27,3 +27,10 @@ def test_a_bad_seed_names_the_field_and_writes_nothing(aws, seed_data):
     with pytest.raises(seed_loader.SeedError, match=r"accounts\[1\]\.contracts\[0\]\.subscriptions\[0\]\.unit_price"):
         seed_loader.load(bootstrap.repository(), seed_data)
     assert bootstrap.repository().get_contract("110000000001") is None
+
+
+def test_an_id_too_long_for_a_dynamodb_key_is_simply_not_found(seeded):
+    repo = bootstrap.repository()
+    huge = "9" * 3000
+    assert repo.get_contract(huge) is None
+    assert repo.get_contract_and_user(huge, "u-alice") == (None, repo.get_user("u-alice"))

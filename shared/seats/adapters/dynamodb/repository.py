@@ -25,6 +25,14 @@ def from_attributes(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
+MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key (2048 for a partition key)
+
+
+def _storable(key: dict[str, str]) -> bool:
+    """An id too long to be a DynamoDB key cannot name a stored item: it is simply not found."""
+    return all(len(value.encode()) <= MAX_KEY_BYTES for value in key.values())
+
+
 class Repository:
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client
@@ -32,12 +40,17 @@ class Repository:
 
     # -- single items ---------------------------------------------------------------------------
     def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+        if not _storable(key):
+            return None
         answer = self.client.get_item(TableName=self.table, Key=to_attributes(key), ConsistentRead=consistent)
         return from_attributes(answer["Item"]) if "Item" in answer else None
 
     def _batch_get(self, *item_keys: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         """One BatchGetItem (strongly consistent); unprocessed keys are retried."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
+        item_keys = tuple(k for k in item_keys if _storable(k))
+        if not item_keys:
+            return found
         request = {self.table: {"Keys": [to_attributes(k) for k in item_keys], "ConsistentRead": True}}
         while request:
             answer = self.client.batch_get_item(RequestItems=request)
