@@ -1,0 +1,41 @@
+"""RenewalSchedulerFunction: each night, sends the contracts due for renewal to the renewal queue."""
+
+from datetime import datetime
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AwareDatetime, BaseModel
+
+from seats import bootstrap, clock
+from seats.observability import logger, metrics, tracer
+from seats.services import schedule
+from seats.settings import get_settings
+
+
+class ScheduledRun(BaseModel):
+    """What the run needs of the EventBridge Scheduled Event: its `time`, the as-of instant."""
+
+    time: AwareDatetime | None = None
+
+
+def as_of(event: dict) -> datetime:
+    """The event's `time`; now when invoked without one (by hand, or from a console test event)."""
+    run = parse(event=event or {}, model=ScheduledRun)
+    return run.time or clock.utc_now()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    queue_url = get_settings().renewal_queue_url
+    if not queue_url:
+        raise RuntimeError("RENEWAL_QUEUE_URL is not set")
+    answer = schedule.enqueue_due_contracts(
+        as_of(event), bootstrap.repository(), bootstrap.aws_client("sqs"), queue_url
+    )
+    if answer["enqueued"] < answer["due"]:
+        logger.error("Some due contracts were not enqueued; the next run picks them up", extra=answer)
+    else:
+        logger.info("Due contracts enqueued", extra=answer)
+    return answer

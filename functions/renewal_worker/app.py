@@ -1,0 +1,49 @@
+"""RenewalWorkerFunction: renews one contract per SQS message; failed messages are retried alone."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from seats import bootstrap
+from seats.observability import logger, metrics, tracer
+from seats.services import renew
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class RenewalMessage(BaseModel):
+    """The body the scheduler sends: one contract, and the run's as-of instant."""
+
+    model_config = ConfigDict(extra="forbid")
+    contract_id: str = Field(min_length=1)
+    as_of: AwareDatetime
+
+
+@tracer.capture_method(capture_response=False)
+def renew_one(record: SQSRecord) -> None:
+    try:
+        message = RenewalMessage.model_validate_json(record.body)
+        outcome = renew.renew_contract(
+            message.contract_id, message.as_of, bootstrap.repository(), bootstrap.payment_gateway(),
+            bootstrap.publisher(),
+        )
+    except Exception:
+        metrics.add_metric(name="RenewalsFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("Renewal failed; the message will be retried", extra={"message_id": record.message_id})
+        raise
+    if outcome.renewed:
+        metrics.add_metric(name="RenewalsSucceeded", unit=MetricUnit.Count, value=outcome.renewed)
+    if outcome.declines:
+        metrics.add_metric(name="PaymentDeclines", unit=MetricUnit.Count, value=outcome.declines)
+    logger.info("Contract processed", extra={"contract_id": outcome.contract_id, "renewed": outcome.renewed,
+                                             "declines": outcome.declines, "status": outcome.status})
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=renew_one, processor=processor, context=context)

@@ -1,0 +1,147 @@
+"""Renewal rules (SPEC §4.4): which contracts are due, the overdue timeline, and a renewed period.
+
+Pure: every function takes the contract and the as-of date and returns new records; nothing here
+reads a clock, a table or a payment provider.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from seats.domain.model import Contract, ContractStatus, Order, OrderLine, PaymentMethod
+from seats.domain.terms import Term, next_renewal_date
+
+SUSPENDED_FROM_DAY = 15
+CANCELLED_FROM_DAY = 45
+CANCELLED_FROM_DAY_MONTHLY = 30
+CHARGEABLE: frozenset[ContractStatus] = frozenset({"active", "past_due", "suspended"})
+
+
+def cancelled_from_day(term: Term) -> int:
+    return CANCELLED_FROM_DAY_MONTHLY if term is Term.MONTHLY else CANCELLED_FROM_DAY
+
+
+def overdue_status(term: Term, renewal_date: date, today: date, *, auto_renew: bool) -> ContractStatus:
+    """The status of a contract whose renewal at `renewal_date` is still unpaid on `today`.
+
+    Auto-renewing (payment declined): past_due for the first 15 days, then suspended, then
+    cancelled from day 45 (30 for monthly terms). Not auto-renewing: expired at the renewal date,
+    then the same suspended and cancelled days.
+    """
+    days = (today - renewal_date).days
+    if days >= cancelled_from_day(term):
+        return "cancelled"
+    if days >= SUSPENDED_FROM_DAY:
+        return "suspended"
+    return "past_due" if auto_renew else "expired"
+
+
+def is_due(contract: Contract, today: date) -> bool:
+    """The renewal function has work for this contract: online, not cancelled, renewal date reached."""
+    return (
+        contract.purchase_channel == "online"
+        and contract.status != "cancelled"
+        and contract.renewal_date <= today
+    )
+
+
+def is_charged(contract: Contract) -> bool:
+    """A due contract that renewal charges (the others only move along the lapse timeline)."""
+    return contract.auto_renew and contract.status in CHARGEABLE
+
+
+def charge_key(contract: Contract) -> str:
+    """One idempotency key per contract, period and attempt: a redelivered message reuses it."""
+    return (
+        f"seats:renewal:{contract.contract_id}:{contract.renewal_date.isoformat()}"
+        f":attempt:{contract.failed_renewal_attempts}"
+    )
+
+
+def renewal_order_id(contract_id: str, period_start: date) -> str:
+    """Deterministic per period, so a period's order can only ever be created once."""
+    digest = hashlib.sha256(f"renewal:{contract_id}:{period_start.isoformat()}".encode()).hexdigest()
+    return f"ord_{digest[:20]}"
+
+
+def renewal_lines(contract: Contract) -> list[OrderLine]:
+    return [
+        OrderLine(subscription_id=s.subscription_id, seats=s.renewal_seats, unit_price=s.unit_price,
+                  amount=s.renewal_price)
+        for s in contract.subscriptions
+    ]
+
+
+@dataclass(frozen=True)
+class SeatsReduced:
+    subscription_id: str
+    seats_before: int
+    seats_after: int
+
+
+@dataclass(frozen=True)
+class RenewedPeriod:
+    before: Contract
+    contract: Contract  # the renewed contract, same version as `before` until written
+    order: Order
+    reductions: list[SeatsReduced]
+    cancelled_drafts: list[tuple[str, str]]  # (subscription_id, order_id)
+
+
+def renew(contract: Contract, *, charge_id: str | None, at: datetime,
+          paid_with: PaymentMethod | None = None) -> RenewedPeriod:
+    """The contract one term on, paid (with `paid_with`, by default the card on file): reductions
+    applied, drafts closed, status active."""
+    renewed = copy.deepcopy(contract)
+    period_start = contract.renewal_date
+    period_end = next_renewal_date(period_start, contract.term, contract.billing_anchor_day)
+    reductions: list[SeatsReduced] = []
+    drafts: list[tuple[str, str]] = []
+    for sub in renewed.subscriptions:
+        if sub.pending_reduction is not None:
+            reductions.append(SeatsReduced(sub.subscription_id, sub.seats, sub.pending_reduction.seats))
+            sub.seats = sub.pending_reduction.seats
+            sub.pending_reduction = None
+        if sub.open_order_id is not None:
+            drafts.append((sub.subscription_id, sub.open_order_id))
+            sub.open_order_id = None
+    renewed.term_start = period_start
+    renewed.renewal_date = period_end
+    renewed.status = "active"
+    renewed.failed_renewal_attempts = 0
+    order = Order(
+        order_id=renewal_order_id(contract.contract_id, period_start),
+        type="renewal",
+        status="completed",
+        contract_id=contract.contract_id,
+        account_id=contract.account_id,
+        currency=contract.currency,
+        total=contract.renewal_total,
+        created_by="system",
+        created_at=at,
+        payment_method=paid_with or contract.payment_method,
+        charge_id=charge_id,
+        submitted_at=at,
+        lines=renewal_lines(contract),
+        period_start=period_start,
+        period_end=period_end,
+    )
+    return RenewedPeriod(contract, renewed, order, reductions, drafts)
+
+
+def decline(contract: Contract, today: date) -> Contract:
+    """The contract after a declined renewal charge: one more failed attempt, the overdue status."""
+    declined = copy.deepcopy(contract)
+    declined.failed_renewal_attempts += 1
+    declined.status = overdue_status(contract.term, contract.renewal_date, today, auto_renew=True)
+    return declined
+
+
+def lapse(contract: Contract, today: date) -> Contract:
+    """A due contract that is not charged (not auto-renewing, or expired): expired, suspended, cancelled."""
+    lapsed = copy.deepcopy(contract)
+    lapsed.status = overdue_status(contract.term, contract.renewal_date, today, auto_renew=False)
+    return lapsed

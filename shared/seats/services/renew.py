@@ -1,0 +1,216 @@
+"""Renew one contract (SPEC §4.4): charge each due period once, or move it along the overdue timeline.
+
+Per period: one charge with an idempotency key per contract, period and attempt, then one
+TransactWriteItems conditioned on the contract version read. A message delivered twice, a worker
+that crashed between charge and write, or two workers on one contract all charge with the same
+key, so the provider answers with the same charge; only one write wins, and the loser finds the
+period already recorded and stops. A provider that does not answer raises: nothing is written
+and the message is retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from seats.clock import utc_now
+from seats.domain import renewal
+from seats.domain.errors import ConcurrentUpdate, InvalidPaymentToken, PaymentDeclined, PaymentMethodExpired
+from seats.domain.model import Contract, HistoryEvent, PaymentMethod, new_id
+from seats.domain.money import Money
+from seats.services.ports import EventPublisher, PaymentGateway
+
+SYSTEM = "system"
+WRITE_ATTEMPTS = 3
+
+
+class RenewalConflict(RuntimeError):
+    """The contract changed between the charge and its write so that the charge no longer fits."""
+
+
+@dataclass
+class RenewalOutcome:
+    contract_id: str
+    renewed: int = 0  # periods renewed, each with its own charge
+    declines: int = 0
+    status: str | None = None  # the contract's status at the end; None if there is no such contract
+
+
+@dataclass
+class _Run:
+    repo: Any
+    gateway: PaymentGateway
+    publisher: EventPublisher
+    today: date
+    outcome: RenewalOutcome
+    _customers: dict[str, str | None] = field(default_factory=dict)
+
+    def customer_ref(self, account_id: str) -> str | None:
+        """The provider's customer for the account (Stripe needs it): read once, and only to charge."""
+        if account_id not in self._customers:
+            account = self.repo.get_account(account_id)
+            self._customers[account_id] = account.provider_customer_id if account else None
+        return self._customers[account_id]
+
+
+def renew_contract(contract_id: str, as_of: datetime, repo: Any, gateway: PaymentGateway,
+                   publisher: EventPublisher) -> RenewalOutcome:
+    """Renew every period of the contract due on `as_of`'s date; reseller contracts are untouched."""
+    run = _Run(repo, gateway, publisher, as_of.astimezone(UTC).date(), RenewalOutcome(contract_id))
+    contract: Contract | None = repo.get_contract(contract_id)
+    run.outcome.status = contract.status if contract else None
+    while contract is not None and renewal.is_due(contract, run.today):
+        if not renewal.is_charged(contract):
+            _lapse(run, contract)
+            break
+        contract = _renew_period(run, contract)
+    return run.outcome
+
+
+def _charge(run: _Run, contract: Contract, amount: Money) -> tuple[str | None, str | None]:
+    """(charge_id, None) when paid, (None, decline_code) when not. No card or an expired one is a decline."""
+    card = contract.payment_method
+    if amount.amount == 0:
+        return None, None
+    if card is None:
+        return None, "no_payment_method"
+    if card.expired_on(run.today):
+        return None, "expired_card"
+    try:
+        charge = run.gateway.charge(
+            customer_ref=run.customer_ref(contract.account_id), payment_method_ref=card.provider_ref,
+            amount=amount, idempotency_key=renewal.charge_key(contract),
+            description=f"Renewal of contract {contract.contract_id} from {contract.renewal_date.isoformat()}",
+        )
+    except PaymentDeclined as declined:
+        return None, declined.extra.get("decline_code") or "card_declined"
+    except PaymentMethodExpired:
+        return None, "expired_card"
+    except InvalidPaymentToken:
+        return None, "invalid_payment_method"
+    if charge.amount != amount:  # the key was charged before for other terms: a human must look
+        raise RenewalConflict(f"charge {charge.charge_id} of contract {contract.contract_id} is for {charge.amount}")
+    return charge.charge_id, None
+
+
+def _renew_period(run: _Run, contract: Contract) -> Contract | None:
+    """Charge the due period and record the answer: the renewed contract to carry on with, or None."""
+    period, attempt, card = contract.renewal_date, contract.failed_renewal_attempts, contract.payment_method
+    amount = contract.renewal_total
+    charge_id, decline_code = _charge(run, contract, amount)
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            if decline_code is None:
+                return _record_renewal(run, contract, charge_id, card)
+            _record_decline(run, contract, decline_code)
+            return None
+        except ConcurrentUpdate:
+            fresh = run.repo.get_contract(contract.contract_id)
+            if fresh is None or fresh.renewal_date != period or not renewal.is_due(fresh, run.today):
+                return None  # another worker recorded this period
+            if decline_code is not None and fresh.failed_renewal_attempts != attempt:
+                return None  # another worker recorded this attempt
+            if decline_code is None and fresh.renewal_total != amount:
+                raise RenewalConflict(f"contract {contract.contract_id} changed after its renewal charge") from None
+            contract = fresh
+    raise ConcurrentUpdate()
+
+
+def _history(contract: Contract, kind: str, at: datetime, details: dict[str, Any],
+             subscription_id: str | None = None) -> HistoryEvent:
+    return HistoryEvent(new_id("evt"), contract.contract_id, kind, at, SYSTEM, subscription_id, details)
+
+
+def _status_change(before: Contract, after: Contract, at: datetime, reason: str) -> HistoryEvent | None:
+    if before.status == after.status:
+        return None
+    return _history(after, "status_changed", at, {"from": before.status, "to": after.status, "reason": reason})
+
+
+def _publish_status(run: _Run, before: Contract, after: Contract, reason: str) -> None:
+    if before.status != after.status:
+        run.publisher.publish("ContractStatusChanged", {
+            "contract_id": after.contract_id, "account_id": after.account_id,
+            "status_before": before.status, "status_after": after.status, "reason": reason,
+            "renewal_date": before.renewal_date.isoformat(),
+        })
+
+
+def _record_renewal(run: _Run, contract: Contract, charge_id: str | None, card: PaymentMethod | None) -> Contract:
+    now = utc_now()
+    period = renewal.renew(contract, charge_id=charge_id, at=now, paid_with=card)
+    renewed, order = period.contract, period.order
+    uow = run.repo.unit_of_work()
+    uow.save_contract(renewed)
+    uow.save_order(order)
+    for reduced in period.reductions:
+        uow.add_history(_history(renewed, "seats_reduced", now, {
+            "seats_before": reduced.seats_before, "seats_after": reduced.seats_after, "order_id": order.order_id,
+        }, reduced.subscription_id))
+    for subscription_id, draft_id in period.cancelled_drafts:
+        uow.cancel_draft(draft_id)
+        uow.add_history(_history(renewed, "order_cancelled", now, {"order_id": draft_id, "reason": "renewal"},
+                                 subscription_id))
+    status_event = _status_change(contract, renewed, now, "renewed")
+    if status_event:
+        uow.add_history(status_event)
+    uow.add_history(_history(renewed, "renewed", now, {
+        "order_id": order.order_id, "charge_id": charge_id, "amount": str(order.total),
+        "currency": order.currency, "term_start": renewed.term_start.isoformat(),
+        "renewal_date": renewed.renewal_date.isoformat(),
+    }))
+    uow.commit()
+    run.outcome.renewed += 1
+    run.outcome.status = renewed.status
+    run.publisher.publish("SubscriptionRenewed", {
+        "contract_id": renewed.contract_id, "account_id": renewed.account_id, "order_id": order.order_id,
+        "charge_id": charge_id, "amount": str(order.total), "currency": order.currency,
+        "term_start": renewed.term_start.isoformat(), "renewal_date": renewed.renewal_date.isoformat(),
+        "subscriptions": [
+            {"subscription_id": after.subscription_id, "seats_before": before.seats, "seats_after": after.seats}
+            for before, after in zip(contract.subscriptions, renewed.subscriptions, strict=True)
+        ],
+    })
+    _publish_status(run, contract, renewed, "renewed")
+    return renewed
+
+
+def _record_decline(run: _Run, contract: Contract, decline_code: str) -> None:
+    now = utc_now()
+    declined = renewal.decline(contract, run.today)
+    details = {
+        "renewal_date": contract.renewal_date.isoformat(), "amount": str(contract.renewal_total),
+        "currency": contract.currency, "decline_code": decline_code, "attempt": declined.failed_renewal_attempts,
+    }
+    uow = run.repo.unit_of_work()
+    uow.save_contract(declined)
+    uow.add_history(_history(declined, "renewal_payment_failed", now, details))
+    status_event = _status_change(contract, declined, now, "renewal_payment_failed")
+    if status_event:
+        uow.add_history(status_event)
+    uow.commit()
+    run.outcome.declines += 1
+    run.outcome.status = declined.status
+    run.publisher.publish("RenewalPaymentFailed", {
+        "contract_id": contract.contract_id, "account_id": contract.account_id, **details,
+        "status": declined.status,
+    })
+    _publish_status(run, contract, declined, "renewal_payment_failed")
+
+
+def _lapse(run: _Run, contract: Contract) -> None:
+    """Not charged: expired at the renewal date, suspended from day 15, cancelled from day 45 (30 monthly)."""
+    lapsed = renewal.lapse(contract, run.today)
+    if lapsed.status == contract.status:
+        return
+    uow = run.repo.unit_of_work()
+    uow.save_contract(lapsed)
+    uow.add_history(_history(lapsed, "status_changed", utc_now(),
+                             {"from": contract.status, "to": lapsed.status, "reason": "not_renewed"}))
+    try:
+        uow.commit()
+    except ConcurrentUpdate:
+        return  # changed meanwhile (another worker): the next run looks again
+    run.outcome.status = lapsed.status
+    _publish_status(run, contract, lapsed, "not_renewed")

@@ -1,0 +1,548 @@
+"""Renewal (SPEC §4.4) through RenewalSchedulerFunction and RenewalWorkerFunction, on moto."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import threading
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.renewal_scheduler.app import lambda_handler as scheduler
+from functions.renewal_worker.app import lambda_handler as worker
+from infra import seed as seed_loader
+from seats import bootstrap
+from seats.adapters.dynamodb import keys
+from seats.adapters.dynamodb.unit_of_work import UnitOfWork
+from seats.domain.model import Order
+from seats.domain.money import Money
+from seats.services import renew, schedule
+from seats.settings import get_settings
+from tests.conftest import EVENTS, LambdaContext, http_event, invoke
+
+ACME = "110000000001"  # annual, renews 2027-03-01, 10 × 1975.00 USD on pm_acme_visa
+GLOBEX = "220000000001"  # monthly, renews 2026-12-15, 3 × 300.00 GBP
+SQS_BATCH = json.loads((EVENTS / "renewal_sqs_batch.json").read_text())
+SCHEDULE_EVENT = json.loads((EVENTS / "renewal_schedule.json").read_text())
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+def add_contract(seed: dict[str, Any], contract_id: str, **fields: Any) -> dict[str, Any]:
+    """Another Acme contract, by default like ACME (annual, 2026-03-01 → 2027-03-01, 10 seats)."""
+    contract = copy.deepcopy(seed["accounts"][0]["contracts"][0])
+    contract.update(contract_id=contract_id, **fields)
+    for n, sub in enumerate(contract["subscriptions"]):
+        sub["subscription_id"] = f"sub-{contract_id}-{n}"
+    seed["accounts"][0]["contracts"].append(contract)
+    return contract
+
+
+@pytest.fixture
+def seed(aws, seed_data):
+    """The base seed plus Acme cards that decline and that time out; call it to load."""
+    seed_data["accounts"][0]["payment_methods"] += [
+        {"payment_method_id": "pm_acme_fail", "token": "tok_chargeCustomerFail"},
+        {"payment_method_id": "pm_acme_slow", "token": "tok_timeoutAfterCapture"},
+    ]
+
+    def load(**contracts: dict[str, Any]) -> dict[str, Any]:
+        for contract_id, fields in contracts.items():
+            add_contract(seed_data, contract_id, **fields)
+        seed_loader.load(bootstrap.repository(), seed_data)
+        return seed_data
+
+    return load
+
+
+def sqs_event(*bodies: Any) -> dict[str, Any]:
+    template = SQS_BATCH["Records"][0]
+    records = []
+    for n, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"msg-{n}"
+        record["body"] = body if isinstance(body, str) else json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def message(contract_id: str, day: str) -> dict[str, str]:
+    return {"contract_id": contract_id, "as_of": f"{day}T02:00:00Z"}
+
+
+def renew_on(day: str, *contract_ids: str) -> dict[str, Any]:
+    """The worker's answer to one batch: a message per contract, as of 02:00 UTC on `day`."""
+    return worker(sqs_event(*(message(c, day) for c in contract_ids or (ACME,))), LambdaContext())
+
+
+def contract(contract_id: str = ACME):
+    found = bootstrap.repository().get_contract(contract_id)
+    assert found is not None
+    return found
+
+
+def charges(contract_id: str = ACME) -> list:
+    return [c for c in bootstrap.payment_gateway().list_charges() if f":{contract_id}:" in c.idempotency_key]
+
+
+def renewal_orders(contract_id: str = ACME) -> list[Order]:
+    orders = bootstrap.repository().list_orders(contract_id)
+    return sorted((o for o in orders if o.type == "renewal"), key=lambda o: o.period_start)
+
+
+def history(contract_id: str = ACME) -> list[str]:
+    return sorted(e.type for e in bootstrap.repository().list_history(contract_id))
+
+
+def change(contract_id: str, **fields: Any) -> None:
+    repo = bootstrap.repository()
+    record = repo.get_contract(contract_id)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    uow = repo.unit_of_work()
+    uow.save_contract(record)
+    uow.commit()
+
+
+@pytest.fixture
+def domain_events(aws):
+    """Domain events as published: an EventBridge rule on the bus forwards them to a queue."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="events-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap", EventBusName="seats-bus", EventPattern=json.dumps({"source": ["seats"]}))
+    events.put_targets(Rule="tap", EventBusName="seats-bus", Targets=[{"Id": "tap", "Arn": arn}])
+
+    def drain() -> list[dict[str, Any]]:
+        found = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for item in messages:
+                found.append(json.loads(item["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=item["ReceiptHandle"])
+        return found
+
+    return drain
+
+
+# -- a renewal -----------------------------------------------------------------------------------------
+
+def test_an_auto_renewing_contract_is_charged_and_moves_one_term_on(seed, domain_events):
+    seed()
+    assert renew_on("2027-03-01") == {"batchItemFailures": []}
+    renewed = contract()
+    assert (renewed.term_start, renewed.renewal_date) == (date(2027, 3, 1), date(2028, 3, 1))
+    assert (renewed.status, renewed.failed_renewal_attempts) == ("active", 0)
+    [charge] = charges()
+    assert (str(charge.amount), charge.amount.currency, charge.status) == ("19750.00", "USD", "succeeded")
+    assert charge.idempotency_key == f"seats:renewal:{ACME}:2027-03-01:attempt:0"
+    [order] = renewal_orders()
+    assert (order.status, order.charge_id, str(order.total)) == ("completed", charge.charge_id, "19750.00")
+    assert (order.period_start, order.period_end, order.created_by) == (date(2027, 3, 1), date(2028, 3, 1), "system")
+    assert [(line.subscription_id, line.seats, str(line.unit_price), str(line.amount)) for line in order.lines] == [
+        ("sub-acad", 10, "1975.00", "19750.00")]
+    assert history() == ["renewed"]
+    [event] = domain_events()
+    assert event["detail-type"] == "SubscriptionRenewed"
+    assert event["detail"]["amount"] == "19750.00" and event["detail"]["renewal_date"] == "2028-03-01"
+    assert "pm_acme_visa" not in json.dumps(event) and "4242" not in json.dumps(event)
+
+
+def test_the_renewal_order_is_presented_with_its_lines_and_period(seed):
+    from functions.list_contracts.app import lambda_handler as list_contracts
+
+    seed()
+    renew_on("2027-03-01")
+    status, body, _ = invoke(list_contracts, http_event("GET", f"/contracts/{ACME}/orders"))
+    assert status == 200
+    [order] = body["orders"]
+    assert (order["type"], order["status"], order["total"]) == ("renewal", "completed", "19750.00")
+    assert order["lines"] == [{"subscription_id": "sub-acad", "seats": 10, "unit_price": "1975.00",
+                               "amount": "19750.00"}]
+    assert order["period"] == {"term_start": "2027-03-01", "renewal_date": "2028-03-01"}
+
+
+def test_nothing_happens_before_the_renewal_date(seed):
+    seed()
+    renew_on("2027-02-28")
+    assert (contract().renewal_date, contract().version, charges()) == (date(2027, 3, 1), 1, [])
+
+
+def test_pending_reductions_are_applied_and_charged_at_the_lower_price(seed):
+    from functions.change_seats.app import lambda_handler as change_seats
+
+    seed()
+    path = f"/contracts/{ACME}/subscriptions/sub-acad/pending-reduction"
+    assert invoke(change_seats, http_event("PUT", path, body={"seats": 8}))[0] == 200
+    renew_on("2027-03-01")
+    sub = contract().subscription("sub-acad")
+    assert (sub.seats, sub.pending_reduction, sub.assigned_seats) == (8, None, 7)
+    assert [str(c.amount) for c in charges()] == ["15800.00"]
+    assert renewal_orders()[0].lines[0].seats == 8
+    events = bootstrap.repository().list_history(ACME)
+    reduced = next(e for e in events if e.type == "seats_reduced")
+    assert (reduced.subscription_id, reduced.details["seats_before"], reduced.details["seats_after"]) == (
+        "sub-acad", 10, 8)
+    assert reduced.actor == "system"
+
+
+def test_open_add_seats_drafts_are_cancelled_by_the_renewal(seed):
+    seed()
+    repo = bootstrap.repository()
+    record = repo.get_contract(ACME)
+    draft = Order(order_id="ord_draft1", type="add_seats", status="draft", contract_id=ACME, account_id="acme",
+                  currency="USD", total=Money.parse("100.00", "USD"), created_by="u-alice",
+                  created_at=datetime(2026, 11, 29, tzinfo=UTC), subscription_id="sub-acad", seats_to_add=1)
+    record.subscription("sub-acad").open_order_id = draft.order_id
+    uow = repo.unit_of_work()
+    uow.save_order(draft)
+    uow.save_contract(record)
+    uow.commit()
+    renew_on("2027-03-01")
+    assert repo.get_order("ord_draft1").status == "cancelled"
+    assert repo.get_order("ord_draft1").version == draft.version + 1
+    assert contract().subscription("sub-acad").open_order_id is None
+    assert history() == ["order_cancelled", "renewed"]
+
+
+# -- term arithmetic -------------------------------------------------------------------------------------
+
+def test_a_monthly_contract_anchored_on_the_31st_renews_on_each_month_end(seed):
+    seed(**{"330000000031": dict(term="monthly", term_start="2026-12-31", renewal_date="2027-01-31",
+                                 billing_anchor_day=31)})
+    renew_on("2027-03-31", "330000000031")
+    assert [(o.period_start, o.period_end) for o in renewal_orders("330000000031")] == [
+        (date(2027, 1, 31), date(2027, 2, 28)),
+        (date(2027, 2, 28), date(2027, 3, 31)),
+        (date(2027, 3, 31), date(2027, 4, 30)),
+    ]
+    assert contract("330000000031").renewal_date == date(2027, 4, 30)
+
+
+def test_an_annual_contract_anchored_on_february_29_keeps_it_in_leap_years(seed):
+    seed(**{"330000000029": dict(term_start="2027-02-28", renewal_date="2028-02-29", billing_anchor_day=29)})
+    renew_on("2028-02-29", "330000000029")
+    assert contract("330000000029").renewal_date == date(2029, 2, 28)
+    renew_on("2029-02-28", "330000000029")
+    assert (contract("330000000029").term_start, contract("330000000029").renewal_date) == (
+        date(2029, 2, 28), date(2030, 2, 28))
+
+
+def test_a_three_year_contract_renews_for_three_years_at_its_full_price(seed):
+    seed(**{"330000000036": dict(term="three_year", term_start="2024-03-01", renewal_date="2027-03-01")})
+    renew_on("2027-03-01", "330000000036")
+    assert contract("330000000036").renewal_date == date(2030, 3, 1)
+    assert [str(c.amount) for c in charges("330000000036")] == ["19750.00"]
+
+
+def test_missed_runs_renew_every_due_period_each_with_its_own_charge(seed):
+    seed()
+    renew_on("2027-03-20", GLOBEX)  # the monthly contract was due on 2026-12-15: four periods since
+    assert contract(GLOBEX).renewal_date == date(2027, 4, 15)
+    paid = charges(GLOBEX)
+    assert sorted(c.idempotency_key for c in paid) == [
+        f"seats:renewal:{GLOBEX}:{day}:attempt:0" for day in ("2026-12-15", "2027-01-15", "2027-02-15", "2027-03-15")]
+    assert {(str(c.amount), c.amount.currency) for c in paid} == {("900.00", "GBP")}
+    assert len(renewal_orders(GLOBEX)) == 4
+    assert history(GLOBEX) == ["renewed"] * 4
+
+
+# -- declines and the overdue timeline ---------------------------------------------------------------------
+
+ANNUAL_TIMELINE = [("2027-03-01", "past_due"), ("2027-03-15", "past_due"), ("2027-03-16", "suspended"),
+                   ("2027-04-14", "suspended"), ("2027-04-15", "cancelled")]
+
+
+def test_a_declined_renewal_is_past_due_then_suspended_then_cancelled_from_day_45(seed, domain_events):
+    seed(**{"330000000001": dict(payment_method_id="pm_acme_fail")})
+    seen = []
+    for day, _ in ANNUAL_TIMELINE:
+        renew_on(day, "330000000001")
+        record = contract("330000000001")
+        seen.append((day, record.status))
+        assert (record.term_start, record.renewal_date) == (date(2026, 3, 1), date(2027, 3, 1))
+    assert seen == ANNUAL_TIMELINE
+    assert contract("330000000001").failed_renewal_attempts == 5
+    assert [c.status for c in charges("330000000001")] == ["failed"] * 5
+    assert history("330000000001") == ["renewal_payment_failed"] * 5 + ["status_changed"] * 3
+    published = [e["detail-type"] for e in domain_events()]
+    assert published.count("RenewalPaymentFailed") == 5 and published.count("ContractStatusChanged") == 3
+    assert renewal_orders("330000000001") == []
+    renew_on("2027-05-01", "330000000001")  # cancelled: attempts have stopped
+    assert len(charges("330000000001")) == 5
+
+
+def test_a_declined_monthly_renewal_is_cancelled_from_day_30(seed):
+    seed(**{"330000000002": dict(term="monthly", term_start="2027-02-01", renewal_date="2027-03-01",
+                                 payment_method_id="pm_acme_fail")})
+    for day, status in [("2027-03-01", "past_due"), ("2027-03-16", "suspended"), ("2027-03-30", "suspended"),
+                        ("2027-03-31", "cancelled")]:
+        renew_on(day, "330000000002")
+        assert contract("330000000002").status == status, day
+
+
+def test_each_run_tries_again_and_a_later_success_renews_from_the_unpaid_date(seed):
+    seed(**{"330000000003": dict(payment_method_id="pm_acme_fail")})
+    renew_on("2027-03-01", "330000000003")
+    renew_on("2027-03-02", "330000000003")
+    visa = bootstrap.repository().get_payment_method("acme", "pm_acme_visa")
+    change("330000000003", payment_method=visa)
+    renew_on("2027-03-20", "330000000003")
+    renewed = contract("330000000003")
+    assert (renewed.status, renewed.failed_renewal_attempts) == ("active", 0)
+    assert (renewed.term_start, renewed.renewal_date) == (date(2027, 3, 1), date(2028, 3, 1))
+    assert [(c.idempotency_key.rsplit(":", 1)[1], c.status) for c in charges("330000000003")] == [
+        ("0", "failed"), ("1", "failed"), ("2", "succeeded")]
+    assert history("330000000003").count("status_changed") == 2  # active → past_due → active
+
+
+def test_a_contract_without_a_card_is_treated_as_declined(seed):
+    seed(**{"330000000004": dict(payment_method_id=None)})
+    renew_on("2027-03-01", "330000000004")
+    record = contract("330000000004")
+    assert (record.status, record.failed_renewal_attempts, charges("330000000004")) == ("past_due", 1, [])
+    [failed] = [e for e in bootstrap.repository().list_history("330000000004") if e.type == "renewal_payment_failed"]
+    assert failed.details["decline_code"] == "no_payment_method"
+
+
+def test_an_expired_card_is_treated_as_declined_without_charging_it(seed):
+    seed()
+    expired = dataclasses.replace(contract().payment_method, exp_month=1, exp_year=2027)
+    change(ACME, payment_method=expired)
+    renew_on("2027-03-01")
+    assert (contract().status, charges()) == ("past_due", [])
+    [failed] = [e for e in bootstrap.repository().list_history(ACME) if e.type == "renewal_payment_failed"]
+    assert failed.details["decline_code"] == "expired_card"
+
+
+def test_a_contract_that_does_not_auto_renew_expires_then_is_suspended_then_cancelled(seed):
+    seed(**{"330000000005": dict(auto_renew=False)})
+    timeline = [("2027-02-28", "active"), ("2027-03-01", "expired"), ("2027-03-15", "expired"),
+                ("2027-03-16", "suspended"), ("2027-04-15", "cancelled")]
+    for day, status in timeline:
+        renew_on(day, "330000000005")
+        assert contract("330000000005").status == status, day
+    assert charges("330000000005") == []
+    assert history("330000000005") == ["status_changed"] * 3
+
+
+def test_a_reseller_contract_is_never_touched(seed):
+    seed(**{"330000000006": dict(purchase_channel="reseller", renewal_date="2027-01-01", term_start="2026-01-01")})
+    before = contract("330000000006")
+    renew_on("2027-06-01", "330000000006")
+    assert contract("330000000006") == before
+    assert (charges("330000000006"), history("330000000006")) == ([], [])
+
+
+# -- exactly once ------------------------------------------------------------------------------------------
+
+def test_the_same_message_delivered_twice_charges_once(seed):
+    seed()
+    event = sqs_event(message(ACME, "2027-03-01"))
+    worker(event, LambdaContext())
+    worker(event, LambdaContext())
+    assert len(charges()) == 1
+    assert contract().renewal_date == date(2028, 3, 1)
+
+
+def test_a_crash_between_charge_and_write_is_completed_by_the_next_delivery_without_a_second_charge(
+        seed, monkeypatch):
+    seed()
+    commit = UnitOfWork.commit
+    crashes = []
+
+    def crash_once(self):
+        if not crashes:
+            crashes.append(True)
+            raise RuntimeError("worker crashed after the charge")
+        return commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", crash_once)
+    event = sqs_event(message(ACME, "2027-03-01"), message(GLOBEX, "2026-11-01"))
+    assert worker(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert (len(charges()), contract().renewal_date) == (1, date(2027, 3, 1))
+    assert worker(event, LambdaContext()) == {"batchItemFailures": []}
+    assert (len(charges()), contract().renewal_date) == (1, date(2028, 3, 1))
+    assert len(renewal_orders()) == 1
+
+
+def test_a_provider_time_out_writes_nothing_and_the_retry_finds_the_captured_charge(seed):
+    seed(**{"330000000007": dict(payment_method_id="pm_acme_slow")})
+    event = sqs_event(message("330000000007", "2027-03-01"), message(GLOBEX, "2026-11-01"))
+    assert worker(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert (contract("330000000007").version, history("330000000007")) == (1, [])
+    worker(event, LambdaContext())
+    assert contract("330000000007").renewal_date == date(2028, 3, 1)
+    assert [c.status for c in charges("330000000007")] == ["succeeded"]
+
+
+def test_two_workers_on_one_contract_charge_each_period_once(seed, monkeypatch):
+    seed()
+    both_charged = threading.Barrier(2, timeout=10)
+    atomic = threading.Lock()  # DynamoDB and the provider are atomic; moto and the sandbox need help
+    gateway = bootstrap.payment_gateway()
+    commit = UnitOfWork.commit
+
+    class RacingGateway:
+        def charge(self, **kwargs):
+            with atomic:
+                charge = gateway.charge(**kwargs)
+            both_charged.wait()
+            return charge
+
+    def atomic_commit(self):
+        with atomic:
+            return commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", atomic_commit)
+    outcomes: list[renew.RenewalOutcome] = []
+
+    def work() -> None:
+        outcomes.append(renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
+                                             RacingGateway(), bootstrap.publisher()))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert sorted(o.renewed for o in outcomes) == [0, 1]
+    assert len(charges()) == 1
+    assert (contract().renewal_date, len(renewal_orders()), history()) == (date(2028, 3, 1), 1, ["renewed"])
+
+
+# -- the worker's batch ----------------------------------------------------------------------------------
+
+def test_one_bad_message_is_reported_alone_in_batch_item_failures(seed):
+    seed()
+    event = sqs_event(message(ACME, "2027-03-01"), "{not json", {"contract_id": GLOBEX})
+    assert worker(event, LambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-2"}]}
+    assert contract().renewal_date == date(2028, 3, 1)
+
+
+def test_the_sample_batch_renews_both_contracts(seed):
+    seed()
+    assert worker(copy.deepcopy(SQS_BATCH), LambdaContext()) == {"batchItemFailures": []}
+    assert contract(ACME).renewal_date == date(2028, 3, 1)
+    assert contract(GLOBEX).renewal_date == date(2027, 3, 15)
+
+
+def test_a_message_for_an_unknown_contract_is_done_with(seed):
+    seed()
+    assert renew_on("2027-03-01", "999") == {"batchItemFailures": []}
+
+
+def test_the_worker_counts_renewals_and_declines(seed, capsys):
+    seed(**{"330000000008": dict(payment_method_id="pm_acme_fail")})
+    renew_on("2027-03-01", ACME, "330000000008")
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    values = {name: blob[name] for blob in blobs for name in ("RenewalsSucceeded", "PaymentDeclines") if name in blob}
+    assert values == {"RenewalsSucceeded": [1.0], "PaymentDeclines": [1.0]}
+
+
+# -- the scheduler ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def renewal_queue(aws, monkeypatch):
+    url = boto3.client("sqs").create_queue(QueueName="RenewalQueue")["QueueUrl"]
+    monkeypatch.setenv("RENEWAL_QUEUE_URL", url)
+    bootstrap.reset()
+
+    def received() -> list[dict[str, Any]]:
+        sqs, bodies = boto3.client("sqs"), []
+        while found := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for item in found:
+                bodies.append(json.loads(item["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=item["ReceiptHandle"])
+        return bodies
+
+    return received
+
+
+def test_the_scheduler_enqueues_every_due_online_contract_including_missed_days(seed, renewal_queue):
+    seed(**{
+        "330000000010": dict(renewal_date="2027-02-20", term_start="2026-02-20"),  # a missed day
+        "330000000011": dict(renewal_date="2027-03-02", term_start="2026-03-02"),  # not yet
+        "330000000012": dict(purchase_channel="reseller"),
+        "330000000013": dict(status="cancelled"),
+    })
+    answer = scheduler(SCHEDULE_EVENT, LambdaContext())
+    assert answer == {"as_of": "2027-03-01T02:00:00.000Z", "due": 3, "enqueued": 3}
+    bodies = renewal_queue()
+    assert sorted(b["contract_id"] for b in bodies) == sorted([ACME, GLOBEX, "330000000010"])
+    assert {b["as_of"] for b in bodies} == {"2027-03-01T02:00:00.000Z"}
+
+
+def test_the_scheduler_reads_only_the_due_index(seed, renewal_queue):
+    seed()
+    operations: list[tuple[str, str | None]] = []
+
+    def record(model, params, **_):
+        operations.append((model.name, params.get("IndexName")))
+
+    bootstrap.aws_client("dynamodb").meta.events.register("before-parameter-build.dynamodb.*", record)
+    scheduler(SCHEDULE_EVENT, LambdaContext())
+    assert len(operations) == keys.DUE_SHARDS
+    assert set(operations) == {("Query", "DueIndex")}
+
+
+def test_the_scheduler_sends_ten_messages_per_batch(seed, renewal_queue):
+    shard = keys.due_shard(ACME)
+    same_shard = [cid for cid in (f"4400000{n:05d}" for n in range(2000)) if keys.due_shard(cid) == shard][:11]
+    seed(**{cid: {} for cid in same_shard})
+    sizes: list[int] = []
+    sqs = bootstrap.aws_client("sqs")
+    sqs.meta.events.register("before-parameter-build.sqs.SendMessageBatch",
+                             lambda params, **_: sizes.append(len(params["Entries"])))
+    answer = schedule.enqueue_due_contracts(datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(), sqs,
+                                            get_settings().renewal_queue_url, shards=[shard])
+    assert (answer["due"], answer["enqueued"], sizes) == (12, 12, [10, 2])
+    assert len(renewal_queue()) == 12
+
+
+def test_a_scheduler_run_then_its_messages_renew_the_contracts(seed, renewal_queue):
+    seed()
+    scheduler(SCHEDULE_EVENT, LambdaContext())
+    bodies = renewal_queue()
+    assert worker(sqs_event(*bodies), LambdaContext()) == {"batchItemFailures": []}
+    assert scheduler(SCHEDULE_EVENT, LambdaContext())["due"] == 0
+
+
+def test_an_event_without_a_time_runs_as_of_now(seed, renewal_queue):
+    seed()
+    answer = scheduler({}, LambdaContext())
+    assert answer["as_of"] == "2026-11-29T10:00:00.000Z"  # SEATS_NOW
+    assert answer["due"] == 0
+
+
+def test_a_change_between_charge_and_write_is_written_over_with_the_same_charge(seed):
+    seed()
+    gateway = bootstrap.payment_gateway()
+    mastercard = bootstrap.repository().get_payment_method("acme", "pm_acme_mc")
+
+    class CardChangedMeanwhile:
+        def charge(self, **kwargs):
+            charge = gateway.charge(**kwargs)
+            change(ACME, payment_method=mastercard)  # the manager picks another card for next year
+            return charge
+
+    outcome = renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
+                                   CardChangedMeanwhile(), bootstrap.publisher())
+    assert (outcome.renewed, len(charges())) == (1, 1)
+    renewed = contract()
+    assert (renewed.renewal_date, renewed.payment_method.payment_method_id) == (date(2028, 3, 1), "pm_acme_mc")
+    assert renewal_orders()[0].payment_method.payment_method_id == "pm_acme_visa"  # the card charged
+
+
+def test_a_charge_key_already_used_for_another_amount_is_not_taken_as_the_payment(seed):
+    seed()
+    bootstrap.payment_gateway().charge(
+        customer_ref=None, payment_method_ref="tok_visa", amount=Money.parse("1.00", "USD"),
+        idempotency_key=f"seats:renewal:{ACME}:2027-03-01:attempt:0", description="something else")
+    event = sqs_event(message(ACME, "2027-03-01"), message(GLOBEX, "2026-11-01"))
+    assert worker(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert (contract().renewal_date, renewal_orders()) == (date(2027, 3, 1), [])
