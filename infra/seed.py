@@ -124,6 +124,7 @@ def build_items(seed: SeedFile, attach: Any = None) -> list[dict[str, Any]]:
             methods[pm.payment_method_id] = PaymentMethod(
                 payment_method_id=pm.payment_method_id, account_id=raw.account_id, brand=card.brand,
                 last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year, provider_ref=card.provider_ref,
+                customer_ref=card.customer_ref,
             )
         items.append(codec.account_to_item(Account(raw.account_id, raw.name, raw.country, raw.currency, customer)))
         items.extend(codec.payment_method_to_item(pm) for pm in methods.values())

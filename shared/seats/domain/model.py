@@ -51,6 +51,7 @@ class PaymentMethod:
     exp_month: int
     exp_year: int
     provider_ref: str  # the provider's own id for the card (sandbox token or Stripe pm_...)
+    customer_ref: str | None = None  # the provider's customer the card is attached to (Stripe cus_...)
 
     def expired_on(self, today: date) -> bool:
         return (self.exp_year, self.exp_month) < (today.year, today.month)

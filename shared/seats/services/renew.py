@@ -10,7 +10,7 @@ and the message is retried.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -44,14 +44,6 @@ class _Run:
     publisher: EventPublisher
     today: date
     outcome: RenewalOutcome
-    _customers: dict[str, str | None] = field(default_factory=dict)
-
-    def customer_ref(self, account_id: str) -> str | None:
-        """The provider's customer for the account (Stripe needs it): read once, and only to charge."""
-        if account_id not in self._customers:
-            account = self.repo.get_account(account_id)
-            self._customers[account_id] = account.provider_customer_id if account else None
-        return self._customers[account_id]
 
 
 def renew_contract(contract_id: str, as_of: datetime, repo: Any, gateway: PaymentGateway,
@@ -79,7 +71,7 @@ def _charge(run: _Run, contract: Contract, amount: Money) -> tuple[str | None, s
         return None, "expired_card"
     try:
         charge = run.gateway.charge(
-            customer_ref=run.customer_ref(contract.account_id), payment_method_ref=card.provider_ref,
+            customer_ref=card.customer_ref, payment_method_ref=card.provider_ref,
             amount=amount, idempotency_key=renewal.charge_key(contract),
             description=f"Renewal of contract {contract.contract_id} from {contract.renewal_date.isoformat()}",
         )

@@ -38,7 +38,7 @@ def _drop_none(item: Item) -> Item:
 
 
 def payment_method_to_map(pm: PaymentMethod) -> Item:
-    return {
+    return _drop_none({
         "payment_method_id": pm.payment_method_id,
         "account_id": pm.account_id,
         "brand": pm.brand,
@@ -46,7 +46,8 @@ def payment_method_to_map(pm: PaymentMethod) -> Item:
         "exp_month": pm.exp_month,
         "exp_year": pm.exp_year,
         "provider_ref": pm.provider_ref,
-    }
+        "customer_ref": pm.customer_ref,
+    })
 
 
 def payment_method_from_map(data: Item) -> PaymentMethod:
@@ -58,6 +59,7 @@ def payment_method_from_map(data: Item) -> PaymentMethod:
         exp_month=int(data["exp_month"]),
         exp_year=int(data["exp_year"]),
         provider_ref=data["provider_ref"],
+        customer_ref=data.get("customer_ref"),
     )
 
 
