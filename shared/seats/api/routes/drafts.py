@@ -1,0 +1,82 @@
+"""Add-seats drafts: create (POST .../seat-orders), edit (PATCH /orders/{id}), cancel (DELETE /orders/{id})."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from seats import bootstrap
+from seats.api import present
+from seats.api.identity import current_caller
+from seats.api.schemas import OrderOut, Problem
+from seats.services import add_seats
+
+router = APIGatewayHttpRouter()
+
+ELIGIBILITY_409 = ["contract_not_active", "not_purchased_online", "not_auto_renewing", "region_not_supported",
+                   "maintenance_plan", "renewal_due", "reduction_pending", "seat_limit_reached"]
+
+
+def answers(success: int, description: str, model: Any, problems: dict[int, list[str]]) -> dict[int, Any]:
+    """A route's OpenAPI answers: its success, and each error status with the problem codes it can carry."""
+    ok: dict[str, Any] = {"description": description}
+    if model is not None:
+        ok["content"] = {"application/json": {"model": model}}
+    return {success: ok, **{
+        status: {"description": " | ".join(codes), "content": {"application/problem+json": {"model": Problem}}}
+        for status, codes in problems.items()
+    }}
+
+
+class SeatsToAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    seats_to_add: Annotated[int, Field(description="Seats to add now; the subscription may reach 10000 seats")]
+
+
+ContractId = Annotated[str, Path(description="Contract id")]
+SubscriptionId = Annotated[str, Path(description="Subscription id, within the contract")]
+OrderId = Annotated[str, Path(description="Order id")]
+
+
+@router.post(
+    "/contracts/<contract_id>/subscriptions/<subscription_id>/seat-orders",
+    status_code=201, summary="Save an add-seats draft, priced to the renewal date", tags=["Add seats"],
+    responses=answers(201, "The draft order", OrderOut, {
+        403: ["not_contract_manager"], 404: ["contract_not_found", "subscription_not_found"],
+        409: [*ELIGIBILITY_409, "draft_exists", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
+    }),
+)
+def create_seat_order(contract_id: ContractId, subscription_id: SubscriptionId,
+                      body: Annotated[SeatsToAdd, Body(description="How many seats to add")]) -> OrderOut:
+    caller = current_caller(router)
+    order = add_seats.create_draft(bootstrap.repository(), contract_id, subscription_id, body.seats_to_add,
+                                   caller.user_id)
+    return present.order(order)
+
+
+@router.patch(
+    "/orders/<order_id>", summary="Change the seats of a draft; it is priced again", tags=["Add seats"],
+    responses=answers(200, "The draft, priced again", OrderOut, {
+        403: ["not_contract_manager"], 404: ["order_not_found"],
+        409: [*ELIGIBILITY_409, "order_not_draft", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
+    }),
+)
+def update_seat_order(order_id: OrderId, body: Annotated[SeatsToAdd, Body(description="The new seats to add")]) -> OrderOut:
+    caller = current_caller(router)
+    return present.order(add_seats.update_draft(bootstrap.repository(), order_id, body.seats_to_add, caller.user_id))
+
+
+@router.delete(
+    "/orders/<order_id>", status_code=204, summary="Cancel a draft", tags=["Add seats"],
+    responses=answers(204, "The draft is cancelled", None, {
+        403: ["not_contract_manager"], 404: ["order_not_found"], 409: ["order_not_draft", "concurrent_update"],
+    }),
+)
+def cancel_seat_order(order_id: OrderId):  # returns a Response; an annotation would make Powertools validate it as the body
+    caller = current_caller(router)
+    add_seats.cancel_draft(bootstrap.repository(), order_id, caller.user_id)
+    return Response(status_code=204)

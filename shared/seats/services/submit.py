@@ -1,0 +1,218 @@
+"""Submitting an add-seats order: charged exactly once, seats added only if paid (SPEC §4.2, §4.5).
+
+- The charge's idempotency key comes from the order, `seats:order:<id>:attempt:<n>`: a retry after a
+  time-out or a crash, with the same HTTP key or a new one, finds the charge already made.
+  `payment_attempt` moves on only when attempt n is settled without seats: declined, or refunded.
+- Seats, the completed order and the history event are one conditional transaction. A lost race
+  is re-read: the order completed with this very charge is an idempotent replay; a draft that can
+  still take the change is written again; anything else gets the charge refunded and a 409.
+- A charge that cannot be used is first recorded on the draft (`charge_id` of a draft = a refund
+  due, attempt retired) and then refunded, so a crash in between is repaired by the next submit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from seats import clock
+from seats.domain.errors import (
+    ConcurrentUpdate,
+    DomainError,
+    OrderNotDraft,
+    PaymentDeclined,
+    PaymentMethodExpired,
+    PaymentMethodNotFound,
+    QuoteExpired,
+)
+from seats.domain.model import Contract, HistoryEvent, Order, PaymentError, PaymentMethod, new_id
+from seats.domain.money import Money
+from seats.services.add_seats import (
+    WRITE_ATTEMPTS,
+    draft_of,
+    price,
+    require_add_allowed,
+    require_seats_in_range,
+)
+from seats.services.ports import Charge, EventPublisher, PaymentGateway
+
+COMPLETE_ATTEMPTS = 5  # lost races on the contract (other subscriptions' orders) before giving up
+
+
+def charge_key(order: Order) -> str:
+    return f"seats:order:{order.order_id}:attempt:{order.payment_attempt}"
+
+
+def refund_key(charge_id: str) -> str:
+    return f"seats:refund:{charge_id}"
+
+
+def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_id: str, caller_id: str) -> Order:
+    for _ in range(2):  # a second round only after a stale charge was refunded
+        order, contract, subscription = draft_of(repo, order_id, caller_id)
+        require_add_allowed(contract, subscription, caller_id, clock.today())
+        assert order.seats_to_add is not None
+        require_seats_in_range(subscription, order.seats_to_add)
+        if order.charge_id:  # a refund recorded as due by an earlier submit that stopped short
+            gateway.refund(order.charge_id, refund_key(order.charge_id))
+        _requote_if_expired(repo, order, contract)
+        if order.total.amount == 0:  # a few days of a cheap seat can round to nothing: nothing to charge
+            return _complete(repo, gateway, publisher, order, contract, None, caller_id)
+        method = _chargeable_method(order)
+        attempt = order.payment_attempt
+        charge = _charge(repo, gateway, order, method)
+        if charge.amount == order.total and charge.payment_method_ref == method.provider_ref:
+            return _complete(repo, gateway, publisher, order, contract, charge, caller_id)
+        # This attempt's key was charged before with other terms (the draft changed after a
+        # time-out or a crash): give that money back and charge the current terms anew.
+        replayed = _release(repo, gateway, order, attempt, charge)
+        if replayed is not None:
+            return replayed
+    raise ConcurrentUpdate()
+
+
+def _requote_if_expired(repo: Any, order: Order, contract: Contract) -> None:
+    if order.quote_expires_at is not None and clock.utc_now() < order.quote_expires_at:
+        return
+    assert order.subscription_id is not None and order.seats_to_add is not None
+    quoted = order.total
+    price(order, contract, contract.subscription(order.subscription_id), order.seats_to_add, clock.today())
+    work = repo.unit_of_work()
+    work.save_order(order)
+    work.commit()
+    if order.total != quoted:
+        raise QuoteExpired(f"The quote expired; the new total is {order.total} {order.currency}", order=order)
+
+
+def _chargeable_method(order: Order) -> PaymentMethod:
+    method = order.payment_method
+    if method is None:
+        raise PaymentMethodNotFound("The order has no payment method; choose one before submitting")
+    if method.expired_on(clock.today()):
+        raise PaymentMethodExpired(f"The card ending {method.last4} expired {method.exp_month:02d}/{method.exp_year}")
+    return method
+
+
+def _charge(repo: Any, gateway: PaymentGateway, order: Order, method: PaymentMethod) -> Charge:
+    account = repo.get_account(order.account_id)
+    try:
+        return gateway.charge(
+            customer_ref=account.provider_customer_id if account else None,
+            payment_method_ref=method.provider_ref, amount=order.total, idempotency_key=charge_key(order),
+            description=f"{order.seats_to_add} {order.product} seat(s), contract {order.contract_id}",
+        )
+    except (PaymentDeclined, PaymentMethodExpired) as failure:  # settled, no money: the next try is a new charge
+        error = PaymentError(failure.code, failure.extra.get("decline_code"), failure.detail)
+        _update_draft(repo, order, order.payment_attempt, lambda draft: _decline(draft, error))
+        raise
+
+
+def _decline(draft: Order, error: PaymentError) -> None:
+    draft.payment_attempt += 1
+    draft.last_payment_error = error
+
+
+def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order: Order, contract: Contract,
+              charge: Charge | None, caller_id: str) -> Order:
+    attempt = order.payment_attempt
+    for _ in range(COMPLETE_ATTEMPTS):
+        assert order.subscription_id is not None and order.seats_to_add is not None
+        subscription = contract.subscription(order.subscription_id)
+        now = clock.utc_now()
+        order.status, order.charge_id, order.submitted_at = "completed", charge.charge_id if charge else None, now
+        order.seats_before, order.seats_after = subscription.seats, subscription.seats + order.seats_to_add
+        order.last_payment_error = None
+        subscription.seats, subscription.open_order_id = order.seats_after, None
+        work = repo.unit_of_work()
+        work.save_order(order)
+        work.save_contract(contract)
+        work.add_history(HistoryEvent(new_id("evt"), contract.contract_id, "seats_added", now, caller_id,
+                                      subscription.subscription_id, _details(order)))
+        try:
+            work.commit()
+        except ConcurrentUpdate:
+            fresh = repo.get_order(order.order_id)
+            assert fresh is not None
+            if fresh.status == "completed" and fresh.charge_id == order.charge_id:
+                return fresh  # a concurrent submit of this order recorded this charge: replay
+            latest = repo.get_contract(fresh.contract_id)
+            assert latest is not None
+            problem = _not_completable(fresh, latest, charge, attempt, caller_id)
+            if problem is not None:
+                replayed = _release(repo, gateway, fresh, attempt, charge)
+                if replayed is not None:
+                    return replayed
+                raise problem from None
+            order, contract = fresh, latest
+            continue
+        publisher.publish("SeatsAdded", {
+            **_details(order), "contract_id": order.contract_id, "account_id": order.account_id,
+            "subscription_id": order.subscription_id, "product": order.product,
+        })
+        return order
+    raise ConcurrentUpdate()  # the charge stays under this attempt's key: the next submit completes it
+
+
+def _details(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "seats_before": order.seats_before, "seats_after": order.seats_after,
+            "seats_added": order.seats_to_add, "total": str(order.total), "currency": order.currency,
+            "charge_id": order.charge_id}
+
+
+def _not_completable(order: Order, contract: Contract, charge: Charge | None, attempt: int,
+                     caller_id: str) -> DomainError | None:
+    """Why `charge` can no longer pay for `order`, or None when the write may be tried again."""
+    if order.status != "draft":
+        return OrderNotDraft(f"Order {order.order_id} is {order.status}")
+    paid = charge.amount if charge else Money.zero(order.currency)
+    card = charge.payment_method_ref if charge else None
+    if order.payment_attempt != attempt or order.total != paid or (
+            card is not None and (order.payment_method is None or order.payment_method.provider_ref != card)):
+        return ConcurrentUpdate("The order changed while it was being paid; read it again")
+    assert order.subscription_id is not None and order.seats_to_add is not None
+    subscription = contract.subscription(order.subscription_id)
+    try:
+        require_add_allowed(contract, subscription, caller_id, clock.today())
+        require_seats_in_range(subscription, order.seats_to_add)
+    except DomainError as refused:
+        return refused
+    return None
+
+
+def _release(repo: Any, gateway: PaymentGateway, order: Order, attempt: int, charge: Charge | None) -> Order | None:
+    """Refund `charge`, which `order` will not be completed with, unless it was completed with it
+    meanwhile (then that completed order is returned). The refund is first recorded on a draft that
+    could still use the charge (its attempt retired), so that no later submit completes with it."""
+    if charge is None:
+        return None
+    error = PaymentError("charge_refunded", None, "The order changed while it was being paid; the payment was refunded")
+
+    def retire(draft: Order) -> None:
+        draft.payment_attempt += 1
+        draft.charge_id = charge.charge_id
+        draft.last_payment_error = error
+
+    settled = _update_draft(repo, order, attempt, retire)
+    if settled.status == "completed" and settled.charge_id == charge.charge_id:
+        return settled
+    gateway.refund(charge.charge_id, refund_key(charge.charge_id))
+    return None
+
+
+def _update_draft(repo: Any, order: Order, attempt: int, change: Callable[[Order], None]) -> Order:
+    """Apply `change` to the order if it is still a draft at `attempt`; re-read after a lost race.
+    Returns the order as last seen (changed, or as someone else left it)."""
+    current: Order | None = order
+    for _ in range(WRITE_ATTEMPTS):
+        assert current is not None
+        if current.status != "draft" or current.payment_attempt != attempt:
+            return current
+        change(current)
+        work = repo.unit_of_work()
+        work.save_order(current)
+        try:
+            work.commit()
+            return current
+        except ConcurrentUpdate:
+            current = repo.get_order(order.order_id)
+    raise ConcurrentUpdate()
