@@ -48,6 +48,7 @@ def add_payment_method(repo: Any, gateway: PaymentGateway, account_id: str, toke
     method = PaymentMethod(
         payment_method_id=new_id("pm"), account_id=account_id, brand=card.brand, last4=card.last4,
         exp_month=card.exp_month, exp_year=card.exp_year, provider_ref=card.provider_ref,
+        customer_ref=card.customer_ref,
     )
     work = repo.unit_of_work()
     work.add_payment_method(method)

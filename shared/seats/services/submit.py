@@ -94,10 +94,9 @@ def _chargeable_method(order: Order) -> PaymentMethod:
 
 
 def _charge(repo: Any, gateway: PaymentGateway, order: Order, method: PaymentMethod) -> Charge:
-    account = repo.get_account(order.account_id)
     try:
         return gateway.charge(
-            customer_ref=account.provider_customer_id if account else None,
+            customer_ref=method.customer_ref,
             payment_method_ref=method.provider_ref, amount=order.total, idempotency_key=charge_key(order),
             description=f"{order.seats_to_add} {order.product} seat(s), contract {order.contract_id}",
         )
