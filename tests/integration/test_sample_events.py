@@ -1,0 +1,139 @@
+"""Every sample event in events/ replays through its function (found as events/README.md says) and gets a
+sane answer: no 5xx, and the shape the OpenAPI document or the function's contract promises."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from infra import openapi, template
+from seats import bootstrap
+from tests.conftest import EVENTS, LambdaContext, invoke
+
+SAMPLES = sorted(EVENTS.glob("*.json"))
+DOCUMENT_URI = "urn:seats:openapi"
+
+
+def _functions_with(event_types: set[str]) -> list[str]:
+    return [name for name, fn in template.functions().items()
+            if any(e.get("Type") in event_types for e in fn.events.values())]
+
+
+def target_function(event: dict[str, Any]) -> str:
+    """The logical id of the function this event is for (the mapping of events/README.md)."""
+    if event.get("version") == "2.0" and "routeKey" in event:
+        method, path = event["routeKey"].split(" ", 1)
+        owner = openapi.route_owners().get((method, path))
+        if owner is None:
+            raise LookupError(f"no route {event['routeKey']!r} in template.yaml")
+        return owner[0]
+    if event.get("detail-type") == "Scheduled Event":
+        (scheduler,) = _functions_with({"Schedule", "ScheduleV2"})
+        return scheduler
+    records = event.get("Records") or []
+    if records and all(r.get("eventSource") == "aws:sqs" for r in records):
+        (worker,) = _functions_with({"SQS"})
+        return worker
+    raise LookupError("neither an HTTP API event, a Scheduled Event nor an SQS batch")
+
+
+def _load(sample: Path) -> dict[str, Any]:
+    return json.loads(sample.read_text(encoding="utf-8"))
+
+
+def handler_of(logical_id: str) -> Callable[..., Any]:
+    fn = template.functions()[logical_id]
+    return getattr(importlib.import_module(fn.module), fn.handler)
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return openapi.build()
+
+
+@pytest.fixture
+def function_environment(seeded, monkeypatch):
+    """What the template gives each function beyond the shared settings: its queues (`!Ref <Queue>`)."""
+    sqs = boto3.client("sqs")
+    for fn in template.functions().values():
+        for name, value in fn.environment.items():
+            queue = value.get("Ref") if isinstance(value, dict) else None
+            if queue in template.queue_definitions() and name not in os.environ:
+                monkeypatch.setenv(name, sqs.create_queue(QueueName=queue)["QueueUrl"])
+    bootstrap.reset()
+
+
+def _validate(document: dict[str, Any], method: str, path: str, status: int, media_type: str, body: Any) -> None:
+    responses = openapi.operations(document)[(method, path)]["responses"]
+    assert str(status) in responses, f"{method} {path} answered {status}, which its operation does not document"
+    if status == 204:
+        assert body is None
+        return
+    assert media_type in responses[str(status)].get("content", {}), f"{status} {media_type} is not documented"
+    registry = Registry().with_resource(DOCUMENT_URI, Resource.from_contents(document, DRAFT202012))
+    pointer = "/".join(p.replace("~", "~0").replace("/", "~1")
+                       for p in ("paths", path, method.lower(), "responses", str(status), "content", media_type,
+                                 "schema"))
+    errors = list(Draft202012Validator({"$ref": f"{DOCUMENT_URI}#/{pointer}"}, registry=registry).iter_errors(body))
+    assert errors == [], f"{method} {path} {status} body does not match the document: {errors[0].message}"
+
+
+def test_there_are_sample_events_and_each_maps_to_a_function():
+    assert SAMPLES, "events/ has no samples"
+    for sample in SAMPLES:
+        assert target_function(_load(sample)) in template.functions(), sample.name
+
+
+def test_every_function_has_a_sample_event():
+    covered = {target_function(_load(sample)) for sample in SAMPLES}
+    assert set(template.functions()) - covered == set()
+
+
+def test_the_mapping_refuses_an_event_it_does_not_know():
+    with pytest.raises(LookupError):
+        target_function({"Records": [{"eventSource": "aws:s3"}]})
+    with pytest.raises(LookupError, match="no route"):
+        target_function({"version": "2.0", "routeKey": "GET /nowhere"})
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_a_sample_event_replays_through_its_function_with_a_sane_answer(sample, function_environment, document):
+    event = _load(sample)
+    logical_id = target_function(event)
+    handler = handler_of(logical_id)
+
+    if "routeKey" in event:
+        status, body, headers = invoke(handler, event)
+        method, path = event["routeKey"].split(" ", 1)
+        media_type = headers.get("Content-Type", "").split(";")[0]
+        assert status < 500, body
+        if status >= 400:
+            assert media_type == openapi.PROBLEM_JSON and body["status"] == status and body["code"], body
+            assert body["code"] != "not_found", "the function has no route for this event's path"
+        _validate(document, method, path, status, media_type or "application/json", body)
+    elif "detail-type" in event:
+        answer = handler(event, _context(logical_id))
+        assert set(answer) == {"as_of", "due", "enqueued"}, answer
+        assert isinstance(answer["due"], int) and answer["enqueued"] == answer["due"]
+        assert answer["as_of"].startswith(event["time"][:10])
+    else:
+        answer = handler(event, _context(logical_id))
+        assert set(answer) == {"batchItemFailures"}, answer
+        message_ids = {r["messageId"] for r in event["Records"]}
+        assert {f["itemIdentifier"] for f in answer["batchItemFailures"]} <= message_ids
+
+
+def _context(logical_id: str) -> LambdaContext:
+    context = LambdaContext()
+    context.function_name = logical_id
+    return context
