@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel
@@ -24,7 +25,7 @@ def as_of(event: dict) -> datetime:
     return run.time or clock.utc_now()
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

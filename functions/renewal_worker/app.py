@@ -42,7 +42,7 @@ def renew_one(record: SQSRecord) -> None:
                                              "declines": outcome.declines, "status": outcome.status})
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
