@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PAYMENTS ?= sandbox
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools run test lint build clean
+.PHONY: install tools chromium run test lint build clean
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,13 @@ $(VENV)/.installed: pyproject.toml
 	.venv-sam/bin/pip install --quiet "aws-sam-cli>=1.120"
 	touch $@
 
-tools: install .venv-localstripe/.installed
+# Debian's Chromium for the browser test (Playwright drives it; it downloads no browser of its own).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+tools: install .venv-localstripe/.installed chromium
 
 run: install $(if $(filter stripe,$(PAYMENTS)),.venv-localstripe/.installed)
 	SEATS_PAYMENTS=$(PAYMENTS) $(BIN)/seats-local start
@@ -42,6 +48,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m infra.openapi --check
 
 build: install .venv-sam/.installed
 	$(BIN)/cfn-lint template.yaml
