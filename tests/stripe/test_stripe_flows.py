@@ -1,0 +1,345 @@
+"""The add-seats and renewal flows over HTTP on the local runtime with SEATS_PAYMENTS=stripe.
+
+One runtime in stripe mode serves the module (per xdist worker): it starts its own localstripe, as
+`make run PAYMENTS=stripe` does, and the tests read that server's address from the banner to make
+card tokens the way Stripe.js would and to look at the PaymentIntents behind `/_local/charges`.
+Every test works on its own subscription or contract, so the order they run in does not matter.
+A second runtime, whose localstripe is stopped once the seed is loaded, shows a provider that
+does not answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import socket
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import stripe
+
+from infra.local.localstripe import LocalStripe, LocalStripeError, start_localstripe
+from tests.conftest import BASE_SEED
+from tests.e2e.conftest import RunningStack, start_stack
+
+pytestmark = [
+    pytest.mark.stripe,
+    pytest.mark.e2e,
+    # Local tokens use SPEC §8's fixed 22-byte secret; PyJWT warns about its length on every token.
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+CONTRACT = "110000000001"  # acme, USD, annual 2026-03-01 -> 2027-03-01: eligible on 2026-11-29
+RENEWING = "110000000010"  # acme, USD, renewal date 2026-11-29: due on the runtime's SEATS_NOW
+# Neither set: the runtime starts localstripe itself (what `make run PAYMENTS=stripe` does).
+STRIPE_MODE = {"SEATS_PAYMENTS": "stripe", "STRIPE_API_BASE": "", "STRIPE_API_KEY": ""}
+BANNER_PAYMENTS = re.compile(r"payments\s+stripe at (http://127\.0\.0\.1:\d+)")
+
+
+def stripe_seed() -> dict[str, Any]:
+    """The tests' seed, with a subscription per add-seats test and a contract due for renewal."""
+    seed = copy.deepcopy(BASE_SEED)
+    acme = seed["accounts"][0]
+    [contract] = acme["contracts"]
+    contract["subscriptions"] += [
+        {"subscription_id": "sub-rvt", "product": "Revit", "seats": 5, "unit_price": "2545.00"},
+        {"subscription_id": "sub-fusion", "product": "Fusion", "seats": 2, "unit_price": "680.00"},
+    ]
+    acme["contracts"].append(
+        {
+            "contract_id": RENEWING,
+            "contract_manager": "u-alice",
+            "purchase_channel": "online",
+            "auto_renew": True,
+            "term": "annual",
+            "term_start": "2025-11-29",
+            "renewal_date": "2026-11-29",
+            "billing_anchor_day": 29,
+            "status": "active",
+            "payment_method_id": "pm_acme_visa",
+            "subscriptions": [
+                {"subscription_id": "sub-inv", "product": "Inventor", "seats": 3, "unit_price": "199.99"}
+            ],
+        }
+    )
+    return seed
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("stripe-flows"), seed=stripe_seed(), env=STRIPE_MODE)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def inspector(stack: RunningStack) -> stripe.StripeClient:
+    """A plain SDK client on the runtime's own localstripe (its address is in the start-up banner)."""
+    found = stack.wait_for(lambda: BANNER_PAYMENTS.search(stack.log()), what="the banner's payments line")
+    return stripe.StripeClient(
+        "sk_test_seats_inspector", base_addresses={"api": found.group(1)}, max_network_retries=0
+    )
+
+
+def card_token(inspector: stripe.StripeClient, number: str) -> str:
+    """A card token from localstripe's tokens API, as Stripe.js makes it in the browser."""
+    card: Any = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    return inspector.v1.tokens.create({"card": card}).id
+
+
+def charges_for(stack: RunningStack, key_part: str) -> list[dict[str, Any]]:
+    answer = stack.request("GET", "/_local/charges")
+    assert answer.status == 200, answer.body
+    return [c for c in answer.body["charges"] if key_part in c["idempotency_key"]]
+
+
+def intents_for(inspector: stripe.StripeClient, key_part: str) -> list[dict[str, Any]]:
+    """The PaymentIntents localstripe holds whose idempotency key (metadata) contains `key_part`."""
+    intents = [pi.to_dict() for pi in inspector.v1.payment_intents.list({"limit": 100}).auto_paging_iter()]
+    return [pi for pi in intents if key_part in (pi.get("metadata") or {}).get("idempotency_key", "")]
+
+
+def seats_of(stack: RunningStack, contract_id: str, subscription_id: str) -> int:
+    contract = stack.request("GET", f"/contracts/{contract_id}", user="u-alice")
+    assert contract.status == 200, contract.body
+    return next(s["seats"] for s in contract.body["subscriptions"] if s["subscription_id"] == subscription_id)
+
+
+def new_draft(stack: RunningStack, subscription_id: str, seats_to_add: int) -> dict[str, Any]:
+    draft = stack.request(
+        "POST",
+        f"/contracts/{CONTRACT}/subscriptions/{subscription_id}/seat-orders",
+        user="u-alice",
+        body={"seats_to_add": seats_to_add},
+    )
+    assert draft.status == 201, draft.body
+    return draft.body
+
+
+def test_stripe_runtime_starts_its_own_localstripe_and_attaches_the_seed_cards(
+    stack: RunningStack, inspector: stripe.StripeClient
+) -> None:
+    customers = inspector.v1.customers.list({"limit": 10}).data
+    assert {c.metadata["account_id"] for c in customers} == {"acme", "globex"}  # the seed's cards attached
+
+
+def test_stripe_add_seats_with_a_new_card_charges_one_payment_intent(
+    stack: RunningStack, inspector: stripe.StripeClient
+) -> None:
+    draft = new_draft(stack, "sub-acad", 3)
+    order_id = draft["order_id"]
+    assert draft["total"] == "1493.42"
+    card = stack.request(
+        "POST", "/accounts/acme/payment-methods", user="u-alice", body={"token": "tok_mastercard"}
+    )
+    assert card.status == 201, card.body
+    assert (card.body["brand"], card.body["last4"]) == ("mastercard", "4444")
+    chosen = stack.request(
+        "PUT",
+        f"/orders/{order_id}/payment-method",
+        user="u-alice",
+        body={"payment_method_id": card.body["payment_method_id"]},
+    )
+    assert chosen.status == 200, chosen.body
+
+    submitted = stack.request(
+        "POST", f"/orders/{order_id}/submit", user="u-alice", headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+
+    assert submitted.status == 200, submitted.body
+    assert (submitted.body["status"], submitted.body["seats_before"], submitted.body["seats_after"]) == (
+        "completed",
+        10,
+        13,
+    )
+    assert submitted.body["charge_id"].startswith("pi_")
+    assert seats_of(stack, CONTRACT, "sub-acad") == 13
+    [charge] = charges_for(stack, f":order:{order_id}:")
+    assert charge == {
+        **charge,
+        "charge_id": submitted.body["charge_id"],
+        "amount": "1493.42",
+        "currency": "USD",
+        "status": "succeeded",
+        "idempotency_key": f"seats:order:{order_id}:attempt:0",
+    }
+    [intent] = intents_for(inspector, f":order:{order_id}:")
+    assert (intent["id"], intent["amount"], intent["currency"], intent["status"]) == (
+        charge["charge_id"],
+        149342,
+        "usd",
+        "succeeded",
+    )
+    paid_with = inspector.v1.payment_methods.retrieve(intent["payment_method"])
+    assert (paid_with.id, paid_with.card.last4) == (charge["payment_method_id"], "4444")  # the new card
+
+
+def test_stripe_retried_submit_replays_or_refuses_and_never_charges_twice(
+    stack: RunningStack, inspector: stripe.StripeClient
+) -> None:
+    order_id = new_draft(stack, "sub-rvt", 2)["order_id"]  # paid with the card on file
+    key = str(uuid.uuid4())
+    first = stack.request(
+        "POST", f"/orders/{order_id}/submit", user="u-alice", headers={"Idempotency-Key": key}
+    )
+    assert first.status == 200, first.body
+
+    again = stack.request(
+        "POST", f"/orders/{order_id}/submit", user="u-alice", headers={"Idempotency-Key": key}
+    )
+    other = stack.request(
+        "POST", f"/orders/{order_id}/submit", user="u-alice", headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+
+    assert (again.status, again.body, again.headers.get("idempotent-replayed")) == (200, first.body, "true")
+    assert (other.status, other.body["code"]) == (409, "order_not_draft")
+    assert seats_of(stack, CONTRACT, "sub-rvt") == 7
+    [charge] = charges_for(stack, f":order:{order_id}:")
+    assert (charge["charge_id"], charge["amount"]) == (first.body["charge_id"], first.body["total"])
+    assert len(intents_for(inspector, f":order:{order_id}:")) == 1
+
+
+def test_stripe_decline_at_charge_answers_402_and_leaves_a_draft(
+    stack: RunningStack, inspector: stripe.StripeClient
+) -> None:
+    card = stack.request(
+        "POST",
+        "/accounts/acme/payment-methods",
+        user="u-alice",
+        body={"token": card_token(inspector, "4000000000000341")},
+    )
+    assert card.status == 201, card.body  # 0341 attaches; it is declined when charged
+    order_id = new_draft(stack, "sub-fusion", 1)["order_id"]
+    chosen = stack.request(
+        "PUT",
+        f"/orders/{order_id}/payment-method",
+        user="u-alice",
+        body={"payment_method_id": card.body["payment_method_id"]},
+    )
+    assert chosen.status == 200, chosen.body
+
+    declined = stack.request(
+        "POST", f"/orders/{order_id}/submit", user="u-alice", headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+
+    assert declined.status == 402, declined.body
+    assert declined.headers["content-type"].startswith("application/problem+json")
+    assert (declined.body["code"], declined.body["decline_code"]) == ("payment_declined", "card_declined")
+    order = stack.request("GET", f"/orders/{order_id}", user="u-alice").body
+    assert (order["status"], order["charge_id"]) == ("draft", None)
+    assert order["last_payment_error"]["decline_code"] == "card_declined"
+    assert seats_of(stack, CONTRACT, "sub-fusion") == 2
+    [charge] = charges_for(stack, f":order:{order_id}:")  # Stripe keeps the declined PaymentIntent
+    assert (charge["status"], charge["amount"]) == ("failed", order["total"])
+    [intent] = intents_for(inspector, f":order:{order_id}:")
+    assert (intent["id"], intent["status"]) == (charge["charge_id"], "requires_payment_method")
+
+
+def test_stripe_decline_at_attach_answers_402_and_adds_no_card(
+    stack: RunningStack, inspector: stripe.StripeClient
+) -> None:
+    declined = stack.request(
+        "POST",
+        "/accounts/acme/payment-methods",
+        user="u-alice",
+        body={"token": card_token(inspector, "4000000000000002")},
+    )
+
+    assert declined.status == 402, declined.body
+    assert (declined.body["code"], declined.body["decline_code"]) == ("payment_declined", "card_declined")
+    cards = stack.request("GET", "/accounts/acme/payment-methods", user="u-alice").body["payment_methods"]
+    assert "0002" not in {c["last4"] for c in cards}
+
+
+def test_stripe_renewal_charges_the_period_once_and_moves_the_renewal_date(
+    stack: RunningStack, inspector: stripe.StripeClient
+) -> None:
+    key = f"seats:renewal:{RENEWING}:2026-11-29:attempt:0"
+    lambdas = stack.lambda_client()
+
+    scheduled = lambdas.invoke(FunctionName="RenewalSchedulerFunction", Payload=b"{}")
+    assert "FunctionError" not in scheduled, scheduled["Payload"].read()
+    assert json.loads(scheduled["Payload"].read()) == {
+        "as_of": "2026-11-29T10:00:00.000Z",
+        "due": 1,
+        "enqueued": 1,
+    }
+
+    def renewed() -> dict[str, Any] | None:
+        contract = stack.request("GET", f"/contracts/{RENEWING}", user="u-alice").body
+        return contract if contract["renewal_date"] != "2026-11-29" else None
+
+    contract = stack.wait_for(renewed, what="the queued renewal")
+    assert (contract["status"], contract["term_start"], contract["renewal_date"]) == (
+        "active",
+        "2026-11-29",
+        "2027-11-29",
+    )
+    [charge] = charges_for(stack, f"seats:renewal:{RENEWING}:")
+    assert (charge["idempotency_key"], charge["amount"], charge["status"]) == (key, "599.97", "succeeded")
+    assert Decimal(charge["amount"]) == Decimal(contract["renewal_total"])
+    [intent] = intents_for(inspector, f"seats:renewal:{RENEWING}:")
+    assert (intent["id"], intent["amount"], intent["currency"]) == (charge["charge_id"], 59997, "usd")
+
+    again = lambdas.invoke(FunctionName="RenewalSchedulerFunction", Payload=b"{}")
+
+    assert json.loads(again["Payload"].read()) == {
+        "as_of": "2026-11-29T10:00:00.000Z",
+        "due": 0,
+        "enqueued": 0,
+    }
+    assert len(charges_for(stack, f"seats:renewal:{RENEWING}:")) == 1
+    history = stack.request("GET", f"/contracts/{RENEWING}/history", user="u-alice").body["events"]
+    assert [e["type"] for e in history].count("renewed") == 1
+
+
+@pytest.fixture
+def provider_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, LocalStripe]]:
+    """A stripe-mode runtime on a localstripe of this fixture's, which the test stops after the seed."""
+    try:
+        server = start_localstripe()
+    except LocalStripeError as err:
+        pytest.fail(f"cannot start localstripe: {err}", pytrace=False)
+    env = {
+        "SEATS_PAYMENTS": "stripe",
+        "STRIPE_API_BASE": server.url,
+        "STRIPE_API_KEY": f"sk_test_seats_{secrets.token_hex(8)}",
+        "STRIPE_TIMEOUT_S": "5",
+    }
+    try:
+        running = start_stack(tmp_path_factory.mktemp("stripe-down"), seed=copy.deepcopy(BASE_SEED), env=env)
+    except BaseException:
+        server.stop()
+        raise
+    try:
+        yield running, server
+    finally:
+        running.stop()
+        server.stop()
+
+
+def test_stripe_provider_down_answers_503_and_leaves_the_draft(
+    provider_down: tuple[RunningStack, LocalStripe],
+) -> None:
+    stack, server = provider_down
+    order_id = new_draft(stack, "sub-acad", 2)["order_id"]
+    server.stop()  # STRIPE_API_BASE is now a closed loopback port: connections are refused
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+    answer = stack.request(
+        "POST", f"/orders/{order_id}/submit", user="u-alice", headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+
+    assert answer.status == 503, answer.body
+    assert answer.body["code"] == "payment_provider_unavailable"
+    order = stack.request("GET", f"/orders/{order_id}", user="u-alice").body
+    assert (order["status"], order["charge_id"]) == ("draft", None)
+    assert seats_of(stack, CONTRACT, "sub-acad") == 10
