@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
 
 from seats.domain.errors import DomainError
 
@@ -28,7 +28,7 @@ def _location(loc: Any) -> list[Any]:
     return [part for part in loc] if isinstance(loc, list | tuple) else [loc]
 
 
-def from_validation_error(error: RequestValidationError) -> Response:
+def from_validation_error(error: ValidationException) -> Response:
     errors = [{"loc": _location(e.get("loc", [])), "msg": str(e.get("msg", "invalid"))} for e in error.errors()]
     return problem(422, "validation_error", "Invalid request", "The request is not valid; see errors.", errors=errors)
 
@@ -36,6 +36,15 @@ def from_validation_error(error: RequestValidationError) -> Response:
 def validation_problem(loc: list[Any], msg: str) -> Response:
     return problem(422, "validation_error", "Invalid request", "The request is not valid; see errors.",
                    errors=[{"loc": loc, "msg": msg}])
+
+
+def payload_too_large(limit: int) -> Response:
+    return problem(413, "payload_too_large", "Payload too large", f"The request body exceeds {limit} bytes.")
+
+
+def service_unavailable() -> Response:
+    return problem(503, "service_unavailable", "Service unavailable",
+                   "A dependency did not answer in time; retry the request (with the same Idempotency-Key).")
 
 
 def route_not_found(_: NotFoundError) -> Response:
