@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 PAYMENTS ?= sandbox
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools chromium run test lint build clean
+.PHONY: install tools chromium run test fuzz lint build clean
+FUZZ_EXAMPLES ?= 100
 
 install: $(VENV)/.installed
 
@@ -43,6 +44,10 @@ run: install $(if $(filter stripe,$(PAYMENTS)),.venv-localstripe/.installed)
 
 test: tools
 	$(BIN)/pytest -q -n 2 --timeout 300
+
+# Schemathesis with a larger budget (make test runs 5 valid + 5 invalid cases per operation).
+fuzz: install
+	SEATS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -n 2 --timeout 1800 tests/reliability/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

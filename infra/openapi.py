@@ -9,7 +9,7 @@ function the template routes it to, and its `operationId` is the template's even
 - 401 `{"message": "Unauthorized"}`, which API Gateway itself answers without a valid token;
 - 422 `validation_error` as problem+json, which `seats.api.resolver` answers for invalid input
   (Powertools would otherwise document its own validation shape);
-- 413 `payload_too_large` where a route takes a body (the resolver refuses big bodies first);
+- 413 `payload_too_large` on every route (the resolver refuses big bodies first), 503 `service_unavailable`;
 - no body for a 204.
 
 Problem codes are the routes' to declare (`responses=` on each route); `--report` lists the codes
@@ -220,6 +220,18 @@ def _document_payload_too_large(responses: dict[str, Any]) -> None:
     })
 
 
+def _document_unavailable(responses: dict[str, Any]) -> None:
+    """503 service_unavailable: DynamoDB throttled or unreachable (the resolver maps it, on any route)."""
+    declared = responses.get("503")
+    if declared is None:
+        responses["503"] = {
+            "description": "service_unavailable: a dependency did not answer; retry",
+            "content": {PROBLEM_JSON: {"schema": {"$ref": SCHEMAS + "Problem"}}},
+        }
+    elif "service_unavailable" not in _codes_in(declared.get("description", "")):
+        declared["description"] = f"{declared.get('description', '')} | service_unavailable".lstrip(" |")
+
+
 def _prune_unreferenced(document: dict[str, Any], names: tuple[str, ...]) -> None:
     """Drops the named component schemas that nothing else refers to (any more)."""
     schemas = document["components"]["schemas"]
@@ -275,8 +287,8 @@ def build(*, skip_unavailable: bool = False) -> dict[str, Any]:
                 responses = operation.setdefault("responses", {})
                 _document_unauthorized(responses)
                 _document_validation_error(responses)
-                if "requestBody" in operation:
-                    _document_payload_too_large(responses)
+                _document_payload_too_large(responses)
+                _document_unavailable(responses)
                 if "204" in responses:
                     responses["204"].pop("content", None)  # No Content: Powertools describes the return type
 

@@ -1,0 +1,234 @@
+"""The authorization matrix: every route × every caller × (own team's resource, another team's).
+
+Each cell has the exact answer SPEC §2 and §5 give it:
+- the contract manager (of that resource) changes it: the route's success status;
+- a primary admin of the team sees it (reads: 200) but may not change it: 403 not_contract_manager;
+- anyone else (secondary admin, plain user, another team's manager, a user of no team) cannot see
+  it: 404 with the resource's not-found code, never 403, for reads and changes alike;
+- payment methods (§5): visible to the team's primary admin and its contract managers, added by a
+  contract manager only;
+- no token, an expired token, a wrong audience, issuer or signature: 401 {"message": "Unauthorized"}
+  from the gateway's JWT check (infra.local.jwt_tokens through infra.local.gateway), whatever the
+  route and target.
+
+Every request goes through the in-process gateway (see conftest.Api); every cell starts from the
+seed again (conftest.Scene), with a fresh draft for order routes and a pending reduction for its
+DELETE, so that the manager's cell can succeed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import pytest
+
+from infra import template
+from infra.local import jwt_tokens
+from tests.reliability.conftest import (
+    CARD_A,
+    CARD_B,
+    CONTRACT_A,
+    CONTRACT_B,
+    MANAGER_A,
+    MANAGER_B,
+    NO_TEAM,
+    PLAIN_USER_A,
+    PRIMARY_ADMIN_A,
+    SECOND_CARD_A,
+    SECONDARY_ADMIN_A,
+    SUBSCRIPTION_A,
+    SUBSCRIPTION_B,
+    TEAM_A,
+    TEAM_B,
+    Answer,
+    Scene,
+    path_of,
+)
+
+CALLERS = {
+    "contract manager": MANAGER_A,
+    "primary admin": PRIMARY_ADMIN_A,
+    "secondary admin": SECONDARY_ADMIN_A,
+    "plain user": PLAIN_USER_A,
+    "another team's manager": MANAGER_B,
+    "user of no team": NO_TEAM,
+}
+TARGETS = {  # "own": the team of the callers above (but MANAGER_B); "other": MANAGER_B's team
+    "own": {"contract_id": CONTRACT_A, "subscription_id": SUBSCRIPTION_A, "account_id": TEAM_A,
+            "card": SECOND_CARD_A, "foreign_card": CARD_B, "reduce_to": 8},  # 10 seats, 7 assigned
+    "other": {"contract_id": CONTRACT_B, "subscription_id": SUBSCRIPTION_B, "account_id": TEAM_B,
+              "card": CARD_B, "foreign_card": CARD_A, "reduce_to": 2},  # 3 seats, none assigned
+}
+MANAGER_OF = {"own": MANAGER_A, "other": MANAGER_B}
+PRIMARY_ADMIN_OF = {"own": PRIMARY_ADMIN_A, "other": None}
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    operation: str  # the template's event name
+    method: str
+    path: str
+    success: int
+    not_found: str  # the code when the caller cannot see the resource
+    change: bool  # True: a visible non-manager gets 403 not_contract_manager
+    body: Callable[[dict[str, str]], Any] | None = None
+    needs: str = ""  # "draft": a fresh draft on the target; "reduction": a pending reduction
+    headers: Callable[[], dict[str, str]] = field(default=lambda: {})
+
+
+_keys = iter(range(10**9))
+
+
+def idempotency_key() -> dict[str, str]:
+    return {"Idempotency-Key": f"matrix-{time.monotonic_ns()}-{next(_keys)}"}
+
+
+SUBSCRIPTION = "/contracts/{contract_id}/subscriptions/{subscription_id}"
+ROUTES = [
+    RouteSpec("GetContract", "GET", "/contracts/{contract_id}", 200, "contract_not_found", change=False),
+    RouteSpec("ListOrders", "GET", "/contracts/{contract_id}/orders", 200, "contract_not_found", change=False),
+    RouteSpec("ListHistory", "GET", "/contracts/{contract_id}/history", 200, "contract_not_found", change=False),
+    RouteSpec("GetOrder", "GET", "/orders/{order_id}", 200, "order_not_found", change=False, needs="draft"),
+    RouteSpec("CreateSeatOrder", "POST", SUBSCRIPTION + "/seat-orders", 201, "contract_not_found", change=True,
+              body=lambda t: {"seats_to_add": 1}),
+    RouteSpec("UpdateOrder", "PATCH", "/orders/{order_id}", 200, "order_not_found", change=True,
+              body=lambda t: {"seats_to_add": 3}, needs="draft"),
+    RouteSpec("CancelOrder", "DELETE", "/orders/{order_id}", 204, "order_not_found", change=True, needs="draft"),
+    RouteSpec("SetOrderPaymentMethod", "PUT", "/orders/{order_id}/payment-method", 200, "order_not_found",
+              change=True, body=lambda t: {"payment_method_id": t["card"]}, needs="draft"),
+    RouteSpec("SubmitOrder", "POST", "/orders/{order_id}/submit", 200, "order_not_found", change=True,
+              needs="draft", headers=idempotency_key),
+    RouteSpec("SetPendingReduction", "PUT", SUBSCRIPTION + "/pending-reduction", 200, "contract_not_found",
+              change=True, body=lambda t: {"seats": t["reduce_to"]}),
+    RouteSpec("CancelPendingReduction", "DELETE", SUBSCRIPTION + "/pending-reduction", 204, "contract_not_found",
+              change=True, needs="reduction"),
+    RouteSpec("SetContractPaymentMethod", "PUT", "/contracts/{contract_id}/payment-method", 200,
+              "contract_not_found", change=True, body=lambda t: {"payment_method_id": t["card"]}),
+    RouteSpec("ListPaymentMethods", "GET", "/accounts/{account_id}/payment-methods", 200, "account_not_found",
+              change=False),
+    RouteSpec("AddPaymentMethod", "POST", "/accounts/{account_id}/payment-methods", 201, "account_not_found",
+              change=True, body=lambda t: {"token": "tok_visa"}),
+]
+LIST_CONTRACTS = "ListContracts"
+VISIBLE_CONTRACTS = {  # GET /contracts: what each caller is shown (SPEC §2)
+    "contract manager": [CONTRACT_A], "primary admin": [CONTRACT_A], "secondary admin": [],
+    "plain user": [], "another team's manager": [CONTRACT_B], "user of no team": [],
+}
+
+
+def bad_tokens() -> dict[str, str | None]:
+    now = int(time.time())
+    return {
+        "no token": None,
+        "expired token": jwt_tokens.issue(MANAGER_A, ttl_seconds=-60),
+        "wrong audience": jwt_tokens.issue(MANAGER_A, aud="another-api"),
+        "wrong issuer": jwt_tokens.issue(MANAGER_A, iss="someone-else"),
+        "wrong signature": jwt.encode({"sub": MANAGER_A, "iss": jwt_tokens.ISSUER, "aud": jwt_tokens.AUDIENCE,
+                                       "exp": now + 3600}, "not-the-secret-of-this-api-at-all", "HS256"),
+        "unsigned (alg none)": jwt.encode({"sub": MANAGER_A, "iss": jwt_tokens.ISSUER, "aud": jwt_tokens.AUDIENCE,
+                                           "exp": now + 3600}, None, "none"),
+        "no expiry": jwt.encode({"sub": MANAGER_A, "iss": jwt_tokens.ISSUER, "aud": jwt_tokens.AUDIENCE},
+                                jwt_tokens.secret(), "HS256"),
+        "not a JWT": "hello",
+    }
+
+
+def expected(route: RouteSpec, caller: str, target: str) -> tuple[int, str | None]:
+    user = CALLERS[caller]
+    if user == MANAGER_OF[target]:
+        return route.success, None
+    if user == PRIMARY_ADMIN_OF[target]:
+        return (403, "not_contract_manager") if route.change else (route.success, None)
+    return 404, route.not_found
+
+
+def request_for(route: RouteSpec, target: str, scene: Scene) -> tuple[str, Any, dict[str, str]]:
+    ids = dict(TARGETS[target])
+    contract_id = ids["contract_id"]
+    made = scene.reset(drafts=(contract_id,) if route.needs == "draft" else (),
+                       reductions=(contract_id,) if route.needs == "reduction" else ())
+    if route.needs == "draft":
+        ids["order_id"] = made[contract_id]
+    path = path_of(route.path, **{k: v for k, v in ids.items() if "{" + k + "}" in route.path})
+    return path, route.body(ids) if route.body else None, route.headers()
+
+
+def describe(answer: Answer) -> tuple[int, str | None]:
+    return answer.status, answer.code
+
+
+def test_the_matrix_covers_every_route_of_the_template():
+    covered = {(r.method, r.path) for r in ROUTES} | {("GET", "/contracts")}
+    assert covered == {(r.method, r.path) for r in template.routes()}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.operation)
+def test_each_caller_gets_exactly_the_answer_of_the_spec(route, api, figures):
+    scene = Scene()
+    wrong = []
+    cells = 0
+    for target in TARGETS:
+        path, body, headers = request_for(route, target, scene)
+        for name, token in bad_tokens().items():  # refused by the gateway: the handler never runs
+            answer = api.call(route.method, path, token=token, body=body, headers=headers)
+            cells += 1
+            if (answer.status, answer.body) != (401, {"message": "Unauthorized"}):
+                wrong.append(f"{name} on {target}: got {answer.status} {answer.body}")
+        for caller, user in CALLERS.items():
+            path, body, headers = request_for(route, target, scene)
+            answer = api.call(route.method, path, user=user, body=body, headers=headers)
+            want = expected(route, caller, target)
+            cells += 1
+            got = describe(answer)
+            if got != want:
+                wrong.append(f"{caller} on {target} {path}: got {got}, want {want} ({answer.body})")
+            elif answer.status >= 400:
+                problem = answer.body
+                if answer.content_type != "application/problem+json" or problem.get("status") != answer.status:
+                    wrong.append(f"{caller} on {target}: not a problem+json answer: {answer.headers} {problem}")
+    assert not wrong, "\n".join(wrong)
+    figures.row(
+        f"{route.operation} ({route.method} {route.path}): 6 callers and 8 bad tokens × own / other team's",
+        cells,
+        f"manager {route.success}; primary admin "
+        f"{'403 not_contract_manager' if route.change else route.success}; others 404 {route.not_found}; "
+        "bad tokens 401 Unauthorized",
+    )
+
+
+def test_the_contract_list_shows_each_caller_only_what_they_may_see(api, figures):
+    cells = 0
+    for caller, user in CALLERS.items():
+        answer = api.call("GET", "/contracts", user=user)
+        assert answer.status == 200
+        assert [c["contract_id"] for c in answer.body["contracts"]] == VISIBLE_CONTRACTS[caller], caller
+        managed = [c["can_manage"] for c in answer.body["contracts"]]
+        assert managed == [caller in ("contract manager", "another team's manager")] * len(managed), caller
+        cells += 1
+    for name, token in bad_tokens().items():
+        answer = api.call("GET", "/contracts", token=token)
+        assert (answer.status, answer.body) == (401, {"message": "Unauthorized"}), name
+        cells += 1
+    figures.row(f"{LIST_CONTRACTS} (GET /contracts): 6 callers and 8 bad tokens", cells,
+                "each caller lists only the contracts they manage or administer (can_manage only for the "
+                "manager); bad tokens 401 Unauthorized")
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.operation in ("SetOrderPaymentMethod",
+                                                                         "SetContractPaymentMethod")],
+                         ids=lambda r: r.operation)
+def test_a_payment_method_of_another_account_is_not_found(route, api, figures):
+    scene = Scene()
+    cells = 0
+    for target in TARGETS:
+        path, _, _ = request_for(route, target, scene)
+        answer = api.call(route.method, path, user=MANAGER_OF[target],
+                          body={"payment_method_id": TARGETS[target]["foreign_card"]})
+        assert describe(answer) == (404, "payment_method_not_found"), answer.body
+        cells += 1
+    figures.row(f"{route.operation}: the manager names a card of the other team", cells,
+                "404 payment_method_not_found")
