@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PAYMENTS ?= sandbox
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools chromium run test fuzz lint build clean
+.PHONY: install tools chromium run test fuzz bench lint build clean
 FUZZ_EXAMPLES ?= 100
 
 install: $(VENV)/.installed
@@ -48,6 +48,10 @@ test: tools
 # Schemathesis with a larger budget (make test runs 5 valid + 5 invalid cases per operation).
 fuzz: install
 	SEATS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -n 2 --timeout 1800 tests/reliability/test_fuzz.py
+
+# Cold starts, DynamoDB requests, warm latency and renewal at scale; writes BENCHMARKS.md and bench/results.json.
+bench: install
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

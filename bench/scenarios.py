@@ -1,0 +1,119 @@
+"""One realistic request per API route, on the demo seed, and the state each one needs first.
+
+Every route of template.yaml gets a scenario: the manager `u-alice` acting on her annual contract
+110000000001 (AutoCAD `sub-acad` for reductions, Fusion `sub-fusion` for add-seats drafts). The
+state is built through the services, before anything is measured.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.common import World
+
+CONTRACT = "110000000001"
+ACCOUNT = "acme"
+CALLER, EMAIL = "u-alice", "alice@acme.test"
+REDUCE_SUB, ADD_SUB = "sub-acad", "sub-fusion"
+
+
+@dataclass
+class State:
+    """Ids made while preparing: a completed order, an open draft."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    route: str  # "METHOD /path" as in template.yaml
+    status: int  # the answer a successful request gets
+    event: Callable[[State], dict[str, Any]]  # a fresh event for each run
+    needs: tuple[str, ...] = ()  # "draft", "reduction": prepared before the runs
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+
+def _event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    from tests.conftest import http_event
+
+    return http_event(method, path, user=CALLER, email=EMAIL, body=body, headers=headers)
+
+
+_SUBS = f"/contracts/{CONTRACT}/subscriptions"
+
+SCENARIOS = [
+    Scenario("GET /contracts", 200, lambda s: _event("GET", "/contracts")),
+    Scenario("GET /contracts/{contract_id}", 200, lambda s: _event("GET", f"/contracts/{CONTRACT}")),
+    Scenario("GET /contracts/{contract_id}/orders", 200, lambda s: _event("GET", f"/contracts/{CONTRACT}/orders")),
+    Scenario("GET /contracts/{contract_id}/history", 200,
+             lambda s: _event("GET", f"/contracts/{CONTRACT}/history")),
+    Scenario("GET /orders/{order_id}", 200, lambda s: _event("GET", f"/orders/{s.ids['completed']}")),
+    Scenario("POST /contracts/{contract_id}/subscriptions/{subscription_id}/seat-orders", 201,
+             lambda s: _event("POST", f"{_SUBS}/{ADD_SUB}/seat-orders", {"seats_to_add": 2})),
+    Scenario("PATCH /orders/{order_id}", 200,
+             lambda s: _event("PATCH", f"/orders/{s.ids['draft']}", {"seats_to_add": 2}), ("draft",)),
+    Scenario("DELETE /orders/{order_id}", 204, lambda s: _event("DELETE", f"/orders/{s.ids['draft']}"), ("draft",)),
+    Scenario("PUT /orders/{order_id}/payment-method", 200,
+             lambda s: _event("PUT", f"/orders/{s.ids['draft']}/payment-method",
+                              {"payment_method_id": "pm_acme_mc"}), ("draft",)),
+    Scenario("POST /orders/{order_id}/submit", 200,
+             lambda s: _event("POST", f"/orders/{s.ids['draft']}/submit",
+                              headers={"Idempotency-Key": str(uuid.uuid4())}), ("draft",)),
+    Scenario("PUT /contracts/{contract_id}/subscriptions/{subscription_id}/pending-reduction", 200,
+             lambda s: _event("PUT", f"{_SUBS}/{REDUCE_SUB}/pending-reduction", {"seats": 8})),
+    Scenario("DELETE /contracts/{contract_id}/subscriptions/{subscription_id}/pending-reduction", 204,
+             lambda s: _event("DELETE", f"{_SUBS}/{REDUCE_SUB}/pending-reduction"), ("reduction",)),
+    Scenario("PUT /contracts/{contract_id}/payment-method", 200,
+             lambda s: _event("PUT", f"/contracts/{CONTRACT}/payment-method", {"payment_method_id": "pm_acme_mc"})),
+    Scenario("GET /accounts/{account_id}/payment-methods", 200,
+             lambda s: _event("GET", f"/accounts/{ACCOUNT}/payment-methods")),
+    Scenario("POST /accounts/{account_id}/payment-methods", 201,
+             lambda s: _event("POST", f"/accounts/{ACCOUNT}/payment-methods", {"token": "tok_visa"})),
+]
+
+
+def scenarios() -> list[tuple[Scenario | None, str, str]]:
+    """(scenario or None when there is none yet, route, function logical id) for every template route."""
+    from infra import template
+
+    known = {s.route: s for s in SCENARIOS}
+    return [(known.get(f"{r.method} {r.path}"), f"{r.method} {r.path}", r.function) for r in template.routes()]
+
+
+def prepare(world: World, needs: tuple[str, ...] = ()) -> State:
+    """Fresh tables, the demo seed, some history (an order completed, a reduction scheduled and
+    cancelled), then what the scenario needs."""
+    from seats import bootstrap
+    from seats.services import add_seats, reduce_seats, submit
+
+    world.reset_tables()
+    world.load_demo_seed()
+    repo, gateway, publisher = bootstrap.repository(), bootstrap.payment_gateway(), bootstrap.publisher()
+    state = State()
+    completed = add_seats.create_draft(repo, CONTRACT, "sub-rvt", 1, CALLER)
+    state.ids["completed"] = submit.submit(repo, gateway, publisher, completed.order_id, CALLER).order_id
+    reduce_seats.schedule_reduction(repo, publisher, CONTRACT, REDUCE_SUB, CALLER, 9)
+    reduce_seats.cancel_reduction(repo, publisher, CONTRACT, REDUCE_SUB, CALLER)
+    if "draft" in needs:
+        state.ids["draft"] = add_seats.create_draft(repo, CONTRACT, ADD_SUB, 1, CALLER).order_id
+    if "reduction" in needs:
+        reduce_seats.schedule_reduction(repo, publisher, CONTRACT, REDUCE_SUB, CALLER, 8)
+    return state
+
+
+def status_of(answer: dict[str, Any]) -> int:
+    return int(answer.get("statusCode", 0))
+
+
+def problem_of(answer: dict[str, Any]) -> str:
+    try:
+        return json.loads(answer.get("body") or "{}").get("code", "")
+    except ValueError:
+        return ""
