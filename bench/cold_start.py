@@ -127,8 +127,13 @@ class ColdStartServer:
         return bootstrap.aws_client(service)
 
     def create(self) -> dict[str, str]:
+        """The template's resources, on an empty server: moto's state is per process, and this process may
+        have used moto before (the test suite does)."""
+        import urllib.request
+
         from infra import template
 
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=30)
         template.create_tables(self.client("dynamodb"))
         self.client("events").create_event_bus(Name=BUS)
         queue = self.client("sqs").create_queue(QueueName=RENEWAL_QUEUE)["QueueUrl"]
