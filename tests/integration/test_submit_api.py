@@ -167,6 +167,22 @@ def test_the_same_key_replays_the_first_answer_without_charging_again(seeded):
     assert len(charges()) == 1 and seats_of() == 13
 
 
+def test_the_same_key_still_gets_its_order_when_the_first_answer_was_lost_after_the_write(seeded):
+    draft = new_draft(3)
+    submit(draft["order_id"], "lost-answer")
+    # The answer never reached the client and its idempotency record was not kept (a time-out, or
+    # the record's final write failed): the retry runs again and must not be told 409.
+    ddb = bootstrap.aws_client("dynamodb")
+    for item in ddb.scan(TableName="IdempotencyTable")["Items"]:
+        ddb.delete_item(TableName="IdempotencyTable", Key={"id": item["id"]})
+
+    status, body, headers = submit(draft["order_id"], "lost-answer")
+
+    assert (status, body["status"], body["seats_after"]) == (200, "completed", 13)
+    assert len(charges()) == 1 and seats_of() == 13
+    assert submit(draft["order_id"], "someone-else")[0] == 409
+
+
 def test_a_completed_order_submitted_with_a_new_key_is_not_a_draft(seeded):
     draft = new_draft(3)
     submit(draft["order_id"], "first")

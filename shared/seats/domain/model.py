@@ -170,6 +170,7 @@ class Order:
     period_start: date | None = None
     period_end: date | None = None
     payment_attempt: int = 0  # bumped after each definitive decline; part of the charge key
+    submitted_with: str | None = None  # digest of the caller and Idempotency-Key that completed it
     version: int = 0
 
 

@@ -47,9 +47,20 @@ def refund_key(charge_id: str) -> str:
     return f"seats:refund:{charge_id}"
 
 
-def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_id: str, caller_id: str) -> Order:
+def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_id: str, caller_id: str,
+           submit_key: str | None = None) -> Order:
+    """`submit_key` names the request (a digest of the caller and its Idempotency-Key): the order
+    completed by a request with the same name is its answer again, even when that request's first
+    answer was lost after the write (a time-out, or the idempotency record not saved)."""
     for _ in range(2):  # a second round only after a stale charge was refunded
-        order, contract, subscription = draft_of(repo, order_id, caller_id)
+        try:
+            order, contract, subscription = draft_of(repo, order_id, caller_id)
+        except OrderNotDraft:
+            done = repo.get_order(order_id)
+            if submit_key is None or done is None or done.submitted_with != submit_key:
+                raise
+            _publish_added(publisher, done)  # at least once: the first answer may have died before it
+            return done
         require_add_allowed(contract, subscription, caller_id, clock.today())
         assert order.seats_to_add is not None
         require_seats_in_range(subscription, order.seats_to_add)
@@ -57,12 +68,12 @@ def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_
             gateway.refund(order.charge_id, refund_key(order.charge_id))
         _requote_if_expired(repo, order, contract)
         if order.total.amount == 0:  # a few days of a cheap seat can round to nothing: nothing to charge
-            return _complete(repo, gateway, publisher, order, contract, None, caller_id)
+            return _complete(repo, gateway, publisher, order, contract, None, caller_id, submit_key)
         method = _chargeable_method(order)
         attempt = order.payment_attempt
         charge = _charge(repo, gateway, order, method)
         if charge.amount == order.total and charge.payment_method_ref == method.provider_ref:
-            return _complete(repo, gateway, publisher, order, contract, charge, caller_id)
+            return _complete(repo, gateway, publisher, order, contract, charge, caller_id, submit_key)
         # This attempt's key was charged before with other terms (the draft changed after a
         # time-out or a crash): give that money back and charge the current terms anew.
         replayed = _release(repo, gateway, order, attempt, charge)
@@ -112,7 +123,7 @@ def _decline(draft: Order, error: PaymentError) -> None:
 
 
 def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order: Order, contract: Contract,
-              charge: Charge | None, caller_id: str) -> Order:
+              charge: Charge | None, caller_id: str, submit_key: str | None = None) -> Order:
     attempt = order.payment_attempt
     for _ in range(COMPLETE_ATTEMPTS):
         assert order.subscription_id is not None and order.seats_to_add is not None
@@ -120,7 +131,7 @@ def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, ord
         now = clock.utc_now()
         order.status, order.charge_id, order.submitted_at = "completed", charge.charge_id if charge else None, now
         order.seats_before, order.seats_after = subscription.seats, subscription.seats + order.seats_to_add
-        order.last_payment_error = None
+        order.last_payment_error, order.submitted_with = None, submit_key
         subscription.seats, subscription.open_order_id = order.seats_after, None
         work = repo.unit_of_work()
         work.save_order(order)
@@ -144,12 +155,16 @@ def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, ord
                 raise problem from None
             order, contract = fresh, latest
             continue
-        publisher.publish("SeatsAdded", {
-            **_details(order), "contract_id": order.contract_id, "account_id": order.account_id,
-            "subscription_id": order.subscription_id, "product": order.product,
-        })
+        _publish_added(publisher, order)
         return order
     raise ConcurrentUpdate()  # the charge stays under this attempt's key: the next submit completes it
+
+
+def _publish_added(publisher: EventPublisher, order: Order) -> None:
+    publisher.publish("SeatsAdded", {
+        **_details(order), "contract_id": order.contract_id, "account_id": order.account_id,
+        "subscription_id": order.subscription_id, "product": order.product,
+    })
 
 
 def _details(order: Order) -> dict[str, Any]:

@@ -205,6 +205,7 @@ def order_to_item(o: Order) -> Item:
         "period_start": o.period_start.isoformat() if o.period_start else None,
         "period_end": o.period_end.isoformat() if o.period_end else None,
         "payment_attempt": o.payment_attempt,
+        "submitted_with": o.submitted_with,
         "version": o.version,
     })
 
@@ -252,6 +253,7 @@ def order_from_item(item: Item) -> Order:
         period_start=_date(item.get("period_start")),
         period_end=_date(item.get("period_end")),
         payment_attempt=int(item.get("payment_attempt", 0)),
+        submitted_with=item.get("submitted_with"),
         version=int(item.get("version", 0)),
     )
 

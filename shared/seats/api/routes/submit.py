@@ -9,6 +9,7 @@ on this layer: the charge key comes from the order (see seats.services.submit).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from typing import Annotated, Any
@@ -79,7 +80,7 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
     """Submit; a final answer is returned (and kept), anything worth retrying is raised (and not kept)."""
     try:
         order = submit.submit(bootstrap.repository(), bootstrap.payment_gateway(), bootstrap.publisher(),
-                              request["order_id"], request["caller"])
+                              request["order_id"], request["caller"], submit_key=request_digest(request))
     except DomainError as error:
         if error.status >= 500 or isinstance(error, ConcurrentUpdate):
             raise
@@ -95,6 +96,11 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
                        namespace=metrics.namespace) as metric:
         metric.add_dimension(name="currency", value=order.currency)
     return {"status": 200, "body": present.order(order).model_dump(mode="json")}
+
+
+def request_digest(request: dict[str, str]) -> str:
+    """Names a submit request by its caller and Idempotency-Key, without storing the key itself."""
+    return hashlib.sha256(f"{request['caller']}\n{request['key']}".encode()).hexdigest()[:32]
 
 
 def idempotency_config(context: LambdaContext | None = None) -> IdempotencyConfig:
