@@ -538,11 +538,70 @@ def test_a_change_between_charge_and_write_is_written_over_with_the_same_charge(
     assert renewal_orders()[0].payment_method.payment_method_id == "pm_acme_visa"  # the card charged
 
 
-def test_a_charge_key_already_used_for_another_amount_is_not_taken_as_the_payment(seed):
+def test_a_charge_key_already_used_for_another_amount_is_refunded_and_the_period_charged_anew(seed):
     seed()
-    bootstrap.payment_gateway().charge(
-        customer_ref=None, payment_method_ref="tok_visa", amount=Money.parse("1.00", "USD"),
-        idempotency_key=f"seats:renewal:{ACME}:2027-03-01:attempt:0", description="something else")
+    gateway = bootstrap.payment_gateway()
+    stale_key = f"seats:renewal:{ACME}:2027-03-01:attempt:0"
+    gateway.charge(customer_ref=None, payment_method_ref="tok_visa", amount=Money.parse("1.00", "USD"),
+                   idempotency_key=stale_key, description="something else")
     event = sqs_event(message(ACME, "2027-03-01"), message(GLOBEX, "2026-11-01"))
-    assert worker(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
-    assert (contract().renewal_date, renewal_orders()) == (date(2027, 3, 1), [])
+
+    assert worker(event, LambdaContext()) == {"batchItemFailures": []}
+
+    assert gateway.is_refunded(stale_key)
+    kept = [c for c in charges() if not gateway.is_refunded(c.idempotency_key)]
+    assert [str(c.amount) for c in kept] == [str(renewal_orders()[0].total)]
+    assert (contract().renewal_date, contract().refunds_due) == (date(2028, 3, 1), [])
+
+
+def test_a_seat_change_between_charge_and_write_refunds_that_charge_and_charges_the_new_total(seed):
+    seed()
+    gateway = bootstrap.payment_gateway()
+
+    class SeatsAddedMeanwhile:
+        def refund(self, charge_id, idempotency_key):
+            gateway.refund(charge_id, idempotency_key)
+
+        def charge(self, **kwargs):
+            taken = gateway.charge(**kwargs)
+            if kwargs["idempotency_key"].endswith(":attempt:0"):  # a submit lands between charge and write
+                record = contract()
+                record.subscriptions[0].seats += 2
+                change(ACME, subscriptions=record.subscriptions)
+            return taken
+
+    before = contract().renewal_total
+    outcome = renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
+                                   SeatsAddedMeanwhile(), bootstrap.publisher())
+
+    assert outcome.renewed == 1
+    first, second = sorted(charges(), key=lambda c: c.idempotency_key)
+    assert (first.amount, gateway.is_refunded(first.idempotency_key)) == (before, True)
+    assert (second.amount, gateway.is_refunded(second.idempotency_key)) == (contract().renewal_total, False)
+    assert renewal_orders()[0].total == second.amount and renewal_orders()[0].charge_id == second.charge_id
+    assert contract().refunds_due == []
+
+
+def test_a_refund_cut_short_by_a_crash_is_made_by_the_next_run(seed):
+    seed()
+    gateway = bootstrap.payment_gateway()
+    stale_key = f"seats:renewal:{ACME}:2027-03-01:attempt:0"
+    gateway.charge(customer_ref=None, payment_method_ref="tok_visa", amount=Money.parse("1.00", "USD"),
+                   idempotency_key=stale_key, description="something else")
+
+    class CrashesOnRefund:
+        def charge(self, **kwargs):
+            return gateway.charge(**kwargs)
+
+        def refund(self, charge_id, idempotency_key):
+            raise RuntimeError("worker killed")
+
+    as_of = datetime(2027, 3, 1, 2, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        renew.renew_contract(ACME, as_of, bootstrap.repository(), CrashesOnRefund(), bootstrap.publisher())
+    assert len(contract().refunds_due) == 1 and not gateway.is_refunded(stale_key)
+
+    outcome = renew.renew_contract(ACME, as_of, bootstrap.repository(), gateway, bootstrap.publisher())
+
+    assert outcome.renewed == 1 and gateway.is_refunded(stale_key)
+    assert contract().refunds_due == [] and contract().renewal_date == date(2028, 3, 1)

@@ -103,7 +103,8 @@ class Contract:
     payment_method: PaymentMethod | None
     subscriptions: list[Subscription]
     version: int = 0
-    failed_renewal_attempts: int = 0  # declined charges for the current unpaid period
+    failed_renewal_attempts: int = 0  # settled charge attempts for the current unpaid period
+    refunds_due: list[str] = field(default_factory=list)  # renewal charges taken that no write can use
 
     def subscription(self, subscription_id: str) -> Subscription:
         for subscription in self.subscriptions:

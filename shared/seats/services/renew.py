@@ -10,6 +10,7 @@ and the message is retried.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,8 +26,20 @@ SYSTEM = "system"
 WRITE_ATTEMPTS = 3
 
 
-class RenewalConflict(RuntimeError):
-    """The contract changed between the charge and its write so that the charge no longer fits."""
+MAX_STEPS = 8  # periods renewed or attempts retired in one run; more waits for the next delivery
+
+
+class _UnusableCharge(Exception):
+    """A charge under this attempt's key that no longer fits the contract (its total changed
+    between the charge and the write, e.g. a submit landed in between)."""
+
+    def __init__(self, charge_id: str) -> None:
+        super().__init__(charge_id)
+        self.charge_id = charge_id
+
+
+def refund_key(charge_id: str) -> str:
+    return f"seats:refund:{charge_id}"
 
 
 @dataclass
@@ -52,7 +65,9 @@ def renew_contract(contract_id: str, as_of: datetime, repo: Any, gateway: Paymen
     run = _Run(repo, gateway, publisher, as_of.astimezone(UTC).date(), RenewalOutcome(contract_id))
     contract: Contract | None = repo.get_contract(contract_id)
     run.outcome.status = contract.status if contract else None
-    while contract is not None and renewal.is_due(contract, run.today):
+    steps = 0
+    while contract is not None and renewal.is_due(contract, run.today) and steps < MAX_STEPS:
+        steps += 1
         if not renewal.is_charged(contract):
             _lapse(run, contract)
             break
@@ -81,16 +96,20 @@ def _charge(run: _Run, contract: Contract, amount: Money) -> tuple[str | None, s
         return None, "expired_card"
     except InvalidPaymentToken:
         return None, "invalid_payment_method"
-    if charge.amount != amount:  # the key was charged before for other terms: a human must look
-        raise RenewalConflict(f"charge {charge.charge_id} of contract {contract.contract_id} is for {charge.amount}")
+    if charge.amount != amount:  # the key was charged before, for other terms
+        raise _UnusableCharge(charge.charge_id)
     return charge.charge_id, None
 
 
 def _renew_period(run: _Run, contract: Contract) -> Contract | None:
     """Charge the due period and record the answer: the renewed contract to carry on with, or None."""
+    _refund_due(run, contract)
     period, attempt, card = contract.renewal_date, contract.failed_renewal_attempts, contract.payment_method
     amount = contract.renewal_total
-    charge_id, decline_code = _charge(run, contract, amount)
+    try:
+        charge_id, decline_code = _charge(run, contract, amount)
+    except _UnusableCharge as unusable:
+        return _retire_attempt(run, contract, unusable.charge_id)
     for _ in range(WRITE_ATTEMPTS):
         try:
             if decline_code is None:
@@ -103,10 +122,36 @@ def _renew_period(run: _Run, contract: Contract) -> Contract | None:
                 return None  # another worker recorded this period
             if decline_code is not None and fresh.failed_renewal_attempts != attempt:
                 return None  # another worker recorded this attempt
+            if decline_code is None and fresh.failed_renewal_attempts != attempt:
+                return fresh  # another worker settled this attempt (same key, same charge)
             if decline_code is None and fresh.renewal_total != amount:
-                raise RenewalConflict(f"contract {contract.contract_id} changed after its renewal charge") from None
+                return _retire_attempt(run, fresh, charge_id) if charge_id else fresh
             contract = fresh
     raise ConcurrentUpdate()
+
+
+def _refund_due(run: _Run, contract: Contract) -> None:
+    """Give back the charges an earlier run retired; the next write of the contract forgets them."""
+    for charge_id in contract.refunds_due:
+        run.gateway.refund(charge_id, refund_key(charge_id))
+    contract.refunds_due = []
+
+
+def _retire_attempt(run: _Run, contract: Contract, charge_id: str) -> Contract | None:
+    """A charge the contract can no longer use: record it as owed back and move to a new attempt
+    (a new charge key) in one conditional write, then refund it. A crash after the write leaves the
+    refund recorded on the contract, and the next run makes it before charging."""
+    retired = copy.deepcopy(contract)
+    retired.failed_renewal_attempts += 1
+    retired.refunds_due = [*contract.refunds_due, charge_id]
+    uow = run.repo.unit_of_work()
+    uow.save_contract(retired)
+    try:
+        uow.commit()
+    except ConcurrentUpdate:
+        return run.repo.get_contract(contract.contract_id)  # someone moved it on: look again
+    _refund_due(run, retired)
+    return retired
 
 
 def _history(contract: Contract, kind: str, at: datetime, details: dict[str, Any],

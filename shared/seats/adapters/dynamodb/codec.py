@@ -131,6 +131,7 @@ def contract_to_item(c: Contract) -> Item:
         "subscriptions": [_subscription_to_map(s) for s in c.subscriptions],
         "version": c.version,
         "failed_renewal_attempts": c.failed_renewal_attempts,
+        "refunds_due": list(c.refunds_due) or None,
     }
     if c.purchase_channel == "online" and c.status != "cancelled":
         # Sparse: only contracts the renewal function still has work for are in the due index.
@@ -161,6 +162,7 @@ def contract_from_item(item: Item) -> Contract:
         subscriptions=[_subscription_from_map(s, currency) for s in item["subscriptions"]],
         version=int(item.get("version", 0)),
         failed_renewal_attempts=int(item.get("failed_renewal_attempts", 0)),
+        refunds_due=list(item.get("refunds_due") or []),
     )
 
 
