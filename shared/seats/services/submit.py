@@ -144,7 +144,10 @@ def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, ord
             fresh = repo.get_order(order.order_id)
             assert fresh is not None
             if fresh.status == "completed" and fresh.charge_id == order.charge_id:
-                return fresh  # a concurrent submit of this order recorded this charge: replay
+                # This charge is recorded: by a concurrent submit, or by this write whose answer was
+                # lost. Publish (again): events are at least once, consumers key on order_id.
+                _publish_added(publisher, fresh)
+                return fresh
             latest = repo.get_contract(fresh.contract_id)
             assert latest is not None
             problem = _not_completable(fresh, latest, charge, attempt, caller_id)
