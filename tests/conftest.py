@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from infra import seed as seed_loader
 from infra import template
@@ -44,6 +46,40 @@ def aws(aws_env: None) -> Iterator[None]:
         bootstrap.reset()
         yield
     bootstrap.reset()
+
+
+@pytest.fixture
+def domain_events(aws):
+    """Domain events as published: an EventBridge rule on the bus forwards them to a queue."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="events-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap", EventBusName="seats-bus", EventPattern=json.dumps({"source": ["seats"]}))
+    events.put_targets(Rule="tap", EventBusName="seats-bus", Targets=[{"Id": "tap", "Arn": arn}])
+
+    def drain() -> list[dict[str, Any]]:
+        found = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+    return drain
+
+
+@pytest.fixture
+def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto is not thread-safe; DynamoDB applies each request atomically. One request at a time, then,
+    while the code under test interleaves freely between requests, as separate Lambdas would."""
+    lock = threading.RLock()
+    process = BotocoreStubber.process_request
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return process(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
 
 
 DEMO_SEED = json.loads((ROOT / "infra" / "local" / "demo_seed.json").read_text()) \

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from functions.change_seats.app import lambda_handler as change_seats
@@ -43,26 +42,6 @@ def contract_view(user: str = "u-alice") -> dict[str, Any]:
 
 def history_types() -> list[str]:
     return [e.type for e in bootstrap.repository().list_history(CONTRACT)]
-
-
-@pytest.fixture
-def domain_events(aws):
-    """Domain events as published: an EventBridge rule on the bus forwards them to a queue."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="events-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tap", EventBusName="seats-bus", EventPattern=json.dumps({"source": ["seats"]}))
-    events.put_targets(Rule="tap", EventBusName="seats-bus", Targets=[{"Id": "tap", "Arn": arn}])
-
-    def drain() -> list[dict[str, Any]]:
-        found = []
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return found
-
-    return drain
 
 
 # -- scheduling ------------------------------------------------------------------------------------

@@ -108,26 +108,6 @@ def change(contract_id: str, **fields: Any) -> None:
     uow.commit()
 
 
-@pytest.fixture
-def domain_events(aws):
-    """Domain events as published: an EventBridge rule on the bus forwards them to a queue."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="events-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tap", EventBusName="seats-bus", EventPattern=json.dumps({"source": ["seats"]}))
-    events.put_targets(Rule="tap", EventBusName="seats-bus", Targets=[{"Id": "tap", "Arn": arn}])
-
-    def drain() -> list[dict[str, Any]]:
-        found = []
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-            for item in messages:
-                found.append(json.loads(item["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=item["ReceiptHandle"])
-        return found
-
-    return drain
-
-
 # -- a renewal -----------------------------------------------------------------------------------------
 
 def test_an_auto_renewing_contract_is_charged_and_moves_one_term_on(seed, domain_events):

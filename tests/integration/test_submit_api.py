@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.core.botocore_stubber import BotocoreStubber
 
 from functions.submit_order.app import lambda_handler as submit_order
 from infra import seed as seed_loader
@@ -55,20 +54,6 @@ def published(patch: pytest.MonkeyPatch) -> RecordingPublisher:
     publisher = RecordingPublisher()
     patch.setattr(bootstrap, "publisher", lambda: publisher)
     return publisher
-
-
-@pytest.fixture
-def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto is not thread-safe; DynamoDB applies each request atomically. One request at a time, then,
-    while the code under test interleaves freely between requests, as separate Lambdas would."""
-    lock = threading.RLock()
-    process = BotocoreStubber.process_request
-
-    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return process(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
 
 
 def refunded(charge: Any) -> bool:
@@ -176,7 +161,7 @@ def test_the_same_key_still_gets_its_order_when_the_first_answer_was_lost_after_
     for item in ddb.scan(TableName="IdempotencyTable")["Items"]:
         ddb.delete_item(TableName="IdempotencyTable", Key={"id": item["id"]})
 
-    status, body, headers = submit(draft["order_id"], "lost-answer")
+    status, body, _ = submit(draft["order_id"], "lost-answer")
 
     assert (status, body["status"], body["seats_after"]) == (200, "completed", 13)
     assert len(charges()) == 1 and seats_of() == 13

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from moto.core.botocore_stubber import BotocoreStubber
 
 from infra import seed as seed_loader
 from infra.local import jwt_tokens
@@ -161,20 +160,6 @@ def path_of(template_path: str, **parameters: str) -> str:
     for name, value in parameters.items():
         path = path.replace("{" + name + "}", quote(value, safe=""))
     return path
-
-
-@pytest.fixture
-def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto is not thread-safe, while DynamoDB applies each request atomically: one request at a time,
-    and the code under test interleaves freely between requests, as separate Lambdas would."""
-    lock = threading.RLock()
-    process = BotocoreStubber.process_request
-
-    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return process(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
 
 
 @pytest.fixture

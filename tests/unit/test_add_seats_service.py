@@ -230,9 +230,7 @@ def test_a_concurrent_submit_that_recorded_the_same_charge_is_replayed_not_refun
 
     [charge] = kept_charges()
     assert (replayed.status, replayed.charge_id) == ("completed", charge.charge_id)
-    assert seats(repo) == 13
-    # Events are at least once: the loser cannot tell whose write landed, so it publishes too.
-    assert publisher.events and {(kind, e["order_id"]) for kind, e in publisher.events} == {("SeatsAdded", order.order_id)}
+    assert seats(repo) == 13 and len(publisher.events) == 1
 
 
 def test_a_renewal_that_cancelled_the_draft_while_paid_refunds_the_charge(repo):

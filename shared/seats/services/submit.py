@@ -144,9 +144,10 @@ def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, ord
             fresh = repo.get_order(order.order_id)
             assert fresh is not None
             if fresh.status == "completed" and fresh.charge_id == order.charge_id:
-                # This charge is recorded: by a concurrent submit, or by this write whose answer was
-                # lost. Publish (again): events are at least once, consumers key on order_id.
-                _publish_added(publisher, fresh)
+                if submit_key is not None and fresh.submitted_with == submit_key:
+                    # Our own write landed but its answer was lost: we still owe the event. (Another
+                    # request's write: that request publishes it.)
+                    _publish_added(publisher, fresh)
                 return fresh
             latest = repo.get_contract(fresh.contract_id)
             assert latest is not None
