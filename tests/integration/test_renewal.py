@@ -167,6 +167,8 @@ def test_pending_reductions_are_applied_and_charged_at_the_lower_price(seed):
     assert (reduced.subscription_id, reduced.details["seats_before"], reduced.details["seats_after"]) == (
         "sub-acad", 10, 8)
     assert reduced.actor == "system"
+    # One write, one instant: newest first still reads the renewal before the reduction it applied.
+    assert [e.type for e in events if e.type in ("renewed", "seats_reduced")] == ["renewed", "seats_reduced"]
 
 
 def test_open_add_seats_drafts_are_cancelled_by_the_renewal(seed):

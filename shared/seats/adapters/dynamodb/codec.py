@@ -264,9 +264,9 @@ def _int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def history_to_item(e: HistoryEvent) -> Item:
+def history_to_item(e: HistoryEvent, sequence: int = 0) -> Item:
     return _drop_none({
-        **keys.history_key(e.contract_id, iso(e.at), e.event_id),
+        **keys.history_key(e.contract_id, iso(e.at), e.event_id, sequence),
         "kind": "history",
         "event_id": e.event_id,
         "contract_id": e.contract_id,

@@ -3,7 +3,7 @@
 | item           | PK                 | SK                     | GSI1PK / GSI1SK                        | GSI2PK / GSI2SK               | DuePK / DueSK         |
 |----------------|--------------------|------------------------|----------------------------------------|-------------------------------|-----------------------|
 | contract       | CONTRACT#<cid>     | #CONTRACT              | MANAGER#<uid> / <renewal>#<cid>        | ACCOUNT#<aid> / <renewal>#<cid> | DUE#<shard> / <renewal>#<cid> (online, not cancelled) |
-| history event  | CONTRACT#<cid>     | EVENT#<at>#<eid>       |                                        |                               |                       |
+| history event  | CONTRACT#<cid>     | EVENT#<at>#<n>#<eid>   |                                        |                               |                       |
 | order          | ORDER#<oid>        | #ORDER                 | ORDERS#<cid> / <created_at>#<oid>      |                               |                       |
 | user           | USER#<uid>         | #USER                  |                                        |                               |                       |
 | account        | ACCOUNT#<aid>      | #ACCOUNT               |                                        |                               |                       |
@@ -38,8 +38,9 @@ def payment_method_key(account_id: str, payment_method_id: str) -> dict[str, str
     return {"PK": f"ACCOUNT#{account_id}", "SK": f"PM#{payment_method_id}"}
 
 
-def history_key(contract_id: str, at: str, event_id: str) -> dict[str, str]:
-    return {"PK": f"CONTRACT#{contract_id}", "SK": f"EVENT#{at}#{event_id}"}
+def history_key(contract_id: str, at: str, event_id: str, sequence: int = 0) -> dict[str, str]:
+    """`sequence` orders the events one write records at the same instant (renewed after seats_reduced)."""
+    return {"PK": f"CONTRACT#{contract_id}", "SK": f"EVENT#{at}#{sequence:03d}#{event_id}"}
 
 
 SANDBOX_CHARGES = "SANDBOX#CHARGES"  # one partition: the sandbox is for local runs and tests only

@@ -30,6 +30,7 @@ class UnitOfWork:
         self.table = table
         self._writes: list[dict[str, Any]] = []
         self._bumped: list[Contract | Order] = []
+        self._history_added = 0
 
     def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> None:
         put: dict[str, Any] = {"TableName": self.table, "Item": _attrs(item), "ConditionExpression": condition}
@@ -52,7 +53,9 @@ class UnitOfWork:
         self._put_versioned(order, codec.order_to_item(order))
 
     def add_history(self, event: HistoryEvent) -> None:
-        self._put(codec.history_to_item(event), "attribute_not_exists(PK)")
+        """Events of one commit keep the order they were added in (newest first reads them reversed)."""
+        self._history_added += 1
+        self._put(codec.history_to_item(event, self._history_added), "attribute_not_exists(PK)")
 
     def add_payment_method(self, payment_method: PaymentMethod) -> None:
         self._put(codec.payment_method_to_item(payment_method), "attribute_not_exists(PK)")
