@@ -152,6 +152,16 @@ def test_no_function_is_granted_a_wildcard_where_a_narrower_grant_exists(functio
                 "no wildcard resource but one table's indexes; no managed policy")
 
 
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_no_function_may_scan_or_delete_the_seats_table(function, figures):
+    granted = {action for _, s in statements_of(function)
+               if any("SeatsTable" in text(r) or r == "<managed>" for r in as_list(s.get("Resource", [])))
+               for action in as_list(s.get("Action", []))}
+    assert not granted & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "<managed>"}, granted
+    figures.row(f"{function}: DynamoDB actions granted", len(granted),
+                "never Scan, DeleteItem or BatchWriteItem: every read is a key or index lookup, nothing is deleted")
+
+
 def test_no_iam_resource_grants_a_wildcard(figures):
     statements = iam_resource_statements()
     found = [p for origin, s in statements for p in problems_of(origin, s)]
