@@ -46,7 +46,7 @@ class StackConfig:
 def _charge_out(charge: Any) -> dict[str, Any]:
     return {
         "charge_id": charge.charge_id, "amount": str(charge.amount), "currency": charge.amount.currency,
-        "payment_method_id": charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
+        "payment_method_id": charge.payment_method_id or charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
         "status": charge.status, "created_at": iso(charge.created_at),
     }
 

@@ -189,7 +189,7 @@ def test_the_scheduler_runs_at_seats_now_and_the_queue_reaches_the_worker(start_
     assert event["time"] and set(event) >= {"detail-type", "source", "time", "detail"}
     charges = http("GET", f"{stack.api_url}/_local/charges").body["charges"]
     assert [(c["amount"], c["currency"], c["status"], c["payment_method_id"]) for c in charges] == [
-        ("200.00", "USD", "succeeded", "tok_visa")]
+        ("200.00", "USD", "succeeded", "pm_renew_visa")]
     assert set(charges[0]) == {"charge_id", "amount", "currency", "payment_method_id", "idempotency_key", "status",
                                "created_at"}
     contract = stack.request("GET", "/contracts/550000000001", user="u-rita").body

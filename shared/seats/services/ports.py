@@ -30,6 +30,7 @@ class Charge:
     status: Literal["succeeded", "failed"]
     created_at: datetime
     decline_code: str | None = None
+    payment_method_id: str | None = None  # ours (pm_...), when the caller named it
 
 
 class PaymentGateway(Protocol):
@@ -47,6 +48,7 @@ class PaymentGateway(Protocol):
         amount: Money,
         idempotency_key: str,
         description: str,
+        payment_method_id: str | None = None,
     ) -> Charge: ...
 
     def refund(self, charge_id: str, idempotency_key: str) -> None: ...

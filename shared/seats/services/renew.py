@@ -87,6 +87,7 @@ def _charge(run: _Run, contract: Contract, amount: Money) -> tuple[str | None, s
     try:
         charge = run.gateway.charge(
             customer_ref=card.customer_ref, payment_method_ref=card.provider_ref,
+            payment_method_id=card.payment_method_id,
             amount=amount, idempotency_key=renewal.charge_key(contract),
             description=f"Renewal of contract {contract.contract_id} from {contract.renewal_date.isoformat()}",
         )

@@ -108,7 +108,8 @@ def _charge(repo: Any, gateway: PaymentGateway, order: Order, method: PaymentMet
     try:
         return gateway.charge(
             customer_ref=method.customer_ref,
-            payment_method_ref=method.provider_ref, amount=order.total, idempotency_key=charge_key(order),
+            payment_method_ref=method.provider_ref, payment_method_id=method.payment_method_id,
+            amount=order.total, idempotency_key=charge_key(order),
             description=f"{order.seats_to_add} {order.product} seat(s), contract {order.contract_id}",
         )
     except (PaymentDeclined, PaymentMethodExpired) as failure:  # settled, no money: the next try is a new charge

@@ -58,7 +58,7 @@ class SandboxGateway:
         return card_for_token(token)
 
     def charge(self, *, customer_ref: str | None, payment_method_ref: str, amount: Money,
-               idempotency_key: str, description: str) -> Charge:
+               idempotency_key: str, description: str, payment_method_id: str | None = None) -> Charge:
         existing = self._stored(idempotency_key)
         if existing is not None:
             return self._replay(existing)
@@ -68,6 +68,7 @@ class SandboxGateway:
         charge = Charge(
             charge_id="ch_sandbox_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20],
             amount=amount, payment_method_ref=payment_method_ref, idempotency_key=idempotency_key,
+            payment_method_id=payment_method_id,
             status="failed" if card.charge_decline else "succeeded", created_at=utc_now(),
             decline_code=card.charge_decline,
         )
@@ -121,6 +122,8 @@ class SandboxGateway:
         }
         if charge.decline_code:
             item["decline_code"] = charge.decline_code
+        if charge.payment_method_id:
+            item["payment_method_id"] = charge.payment_method_id
         try:
             self.client.put_item(TableName=self.table, Item=to_attributes(item),
                                  ConditionExpression="attribute_not_exists(PK)")
@@ -145,5 +148,5 @@ class SandboxGateway:
             charge_id=item["charge_id"], amount=Money.parse(item["amount"], item["currency"]),
             payment_method_ref=item["payment_method_ref"], idempotency_key=item["idempotency_key"],
             status=item["status"], created_at=parse_instant(item["created_at"]),
-            decline_code=item.get("decline_code"),
+            decline_code=item.get("decline_code"), payment_method_id=item.get("payment_method_id"),
         )

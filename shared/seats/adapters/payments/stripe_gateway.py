@@ -157,7 +157,11 @@ class StripeGateway:
         amount: Money,
         idempotency_key: str,
         description: str,
+        payment_method_id: str | None = None,
     ) -> Charge:
+        metadata = {"idempotency_key": idempotency_key}
+        if payment_method_id:
+            metadata["payment_method_id"] = payment_method_id
         params: PaymentIntentCreateParams = {
             "amount": amount.minor_units,
             "currency": amount.currency.lower(),
@@ -165,7 +169,7 @@ class StripeGateway:
             "confirm": True,
             "off_session": True,
             "description": description,
-            "metadata": {"idempotency_key": idempotency_key},
+            "metadata": metadata,
         }
         if customer_ref:
             params["customer"] = customer_ref
@@ -182,6 +186,7 @@ class StripeGateway:
                 idempotency_key=idempotency_key,
                 status="succeeded",
                 created_at=_instant(intent.get("created")),
+                payment_method_id=payment_method_id,
             )
         if status == "requires_action":  # the bank wants the card holder, who is not here
             logger.warning("Stripe charge %s needs authentication; reported as declined", intent.get("id"))
@@ -386,4 +391,5 @@ def _charge_from_intent(intent: dict[str, Any]) -> Charge | None:
         status=outcome,
         created_at=_instant(intent.get("created")),
         decline_code=decline_code,
+        payment_method_id=(intent.get("metadata") or {}).get("payment_method_id"),
     )
