@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from seats import bootstrap, clock
 from seats.api import present
+from seats.api.answers import answers
 from seats.api.identity import current_caller
-from seats.api.problems import PROBLEM_JSON
-from seats.api.schemas import ContractList, ContractOut, HistoryList, OrderList, OrderOut, Problem
+from seats.api.schemas import ContractList, ContractOut, HistoryList, OrderList, OrderOut
 from seats.services import read
 
 router = APIGatewayHttpRouter()
 
 
-def _responses(success: str, problems: dict[int, str]) -> dict[int, Any]:
-    """OpenAPI `responses`: the 200 (its schema from the return type) and problem+json answers."""
-    return {
-        200: {"description": success},
-        **{status: {"description": code, "content": {PROBLEM_JSON: {"model": Problem}}}
-           for status, code in problems.items()},
-    }
-
-
 # Every route documents its 422 as a problem: otherwise Powertools documents its own default shape.
-_READ_PROBLEMS = {401: "unauthorized", 422: "validation_error"}
+_READ_PROBLEMS = {401: ["unauthorized"], 422: ["validation_error"]}
 
 
 @router.get(
     "/contracts",
     summary="List the contracts the caller manages or administers",
-    responses=_responses("One page of contracts", _READ_PROBLEMS),
+    responses=answers(200, "One page of contracts", None, _READ_PROBLEMS),
 )
 def list_contracts(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 50,
@@ -52,7 +43,7 @@ def list_contracts(
 @router.get(
     "/contracts/<contract_id>",
     summary="Read one contract",
-    responses=_responses("The contract", {**_READ_PROBLEMS, 404: "contract_not_found"}),
+    responses=answers(200, "The contract", None, {**_READ_PROBLEMS, 404: ["contract_not_found"]}),
 )
 def get_contract(contract_id: str) -> ContractOut:
     caller = current_caller(router)
@@ -63,7 +54,7 @@ def get_contract(contract_id: str) -> ContractOut:
 @router.get(
     "/contracts/<contract_id>/orders",
     summary="A contract's orders, newest first",
-    responses=_responses("The orders", {**_READ_PROBLEMS, 404: "contract_not_found"}),
+    responses=answers(200, "The orders", None, {**_READ_PROBLEMS, 404: ["contract_not_found"]}),
 )
 def list_orders(contract_id: str) -> OrderList:
     caller = current_caller(router)
@@ -74,7 +65,7 @@ def list_orders(contract_id: str) -> OrderList:
 @router.get(
     "/contracts/<contract_id>/history",
     summary="A contract's history, newest first",
-    responses=_responses("The history events", {**_READ_PROBLEMS, 404: "contract_not_found"}),
+    responses=answers(200, "The history events", None, {**_READ_PROBLEMS, 404: ["contract_not_found"]}),
 )
 def list_history(contract_id: str) -> HistoryList:
     caller = current_caller(router)
@@ -85,7 +76,7 @@ def list_history(contract_id: str) -> HistoryList:
 @router.get(
     "/orders/<order_id>",
     summary="Read one order",
-    responses=_responses("The order", {**_READ_PROBLEMS, 404: "order_not_found"}),
+    responses=answers(200, "The order", None, {**_READ_PROBLEMS, 404: ["order_not_found"]}),
 )
 def get_order(order_id: str) -> OrderOut:
     caller = current_caller(router)

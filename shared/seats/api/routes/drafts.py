@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
@@ -11,26 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seats import bootstrap
 from seats.api import present
+from seats.api.answers import ADD_SEATS_409, answers
 from seats.api.identity import current_caller
-from seats.api.schemas import OrderOut, Problem
+from seats.api.schemas import OrderOut
 from seats.services import add_seats
 
 router = APIGatewayHttpRouter()
-
-ELIGIBILITY_409 = ["contract_not_active", "not_purchased_online", "not_auto_renewing", "region_not_supported",
-                   "maintenance_plan", "renewal_due", "reduction_pending", "seat_limit_reached"]
-
-
-def answers(success: int, description: str, model: Any, problems: dict[int, list[str]]) -> dict[int, Any]:
-    """A route's OpenAPI answers: its success, and each error status with the problem codes it can carry."""
-    ok: dict[str, Any] = {"description": description}
-    if model is not None:
-        ok["content"] = {"application/json": {"model": model}}
-    return {success: ok, **{
-        status: {"description": " | ".join(codes), "content": {"application/problem+json": {"model": Problem}}}
-        for status, codes in problems.items()
-    }}
-
 
 class SeatsToAdd(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -47,7 +33,7 @@ OrderId = Annotated[str, Path(description="Order id")]
     status_code=201, summary="Save an add-seats draft, priced to the renewal date", tags=["Add seats"],
     responses=answers(201, "The draft order", OrderOut, {
         403: ["not_contract_manager"], 404: ["contract_not_found", "subscription_not_found"],
-        409: [*ELIGIBILITY_409, "draft_exists", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
+        409: [*ADD_SEATS_409, "draft_exists", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
     }),
 )
 def create_seat_order(contract_id: ContractId, subscription_id: SubscriptionId,
@@ -62,7 +48,7 @@ def create_seat_order(contract_id: ContractId, subscription_id: SubscriptionId,
     "/orders/<order_id>", summary="Change the seats of a draft; it is priced again", tags=["Add seats"],
     responses=answers(200, "The draft, priced again", OrderOut, {
         403: ["not_contract_manager"], 404: ["order_not_found"],
-        409: [*ELIGIBILITY_409, "order_not_draft", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
+        409: [*ADD_SEATS_409, "order_not_draft", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
     }),
 )
 def update_seat_order(order_id: OrderId, body: Annotated[SeatsToAdd, Body(description="The new seats to add")]) -> OrderOut:

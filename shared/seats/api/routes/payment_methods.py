@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seats import bootstrap, clock
 from seats.api import present
+from seats.api.answers import ADD_SEATS_409, answers
 from seats.api.identity import current_caller
-from seats.api.routes.drafts import ELIGIBILITY_409, answers
 from seats.api.schemas import ContractOut, OrderOut, PaymentMethodList, PaymentMethodOut
 from seats.services import payment_methods
 
@@ -63,7 +63,7 @@ def add_payment_method(account_id: AccountId,
     tags=["Payment methods"],
     responses=answers(200, "The draft with its new card", OrderOut, {
         403: ["not_contract_manager"], 404: ["order_not_found", "payment_method_not_found"],
-        409: [*ELIGIBILITY_409, "order_not_draft", "concurrent_update"], 422: ["validation_error"],
+        409: [*ADD_SEATS_409, "order_not_draft", "concurrent_update"], 422: ["validation_error"],
     }),
 )
 def set_order_payment_method(order_id: Annotated[str, Path(description="Order id")],

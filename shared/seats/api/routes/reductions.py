@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seats import bootstrap, clock
 from seats.api import present
+from seats.api.answers import ELIGIBILITY_409, answers
 from seats.api.identity import current_caller
-from seats.api.problems import PROBLEM_JSON
-from seats.api.schemas import Problem, SubscriptionOut
+from seats.api.schemas import SubscriptionOut
 from seats.observability import metrics
 from seats.services import reduce_seats
 
@@ -29,28 +29,17 @@ class ReductionIn(BaseModel):
                                             "fewer than the current seats")]
 
 
-def _responses(success: tuple[int, str], problems: dict[int, str]) -> dict[int, Any]:
-    status, description = success
-    return {
-        status: {"description": description},
-        **{code: {"description": reasons, "content": {PROBLEM_JSON: {"model": Problem}}}
-           for code, reasons in problems.items()},
-    }
-
-
-_ELIGIBILITY = ("contract_not_active, not_purchased_online, not_auto_renewing, region_not_supported, "
-                "maintenance_plan, renewal_due")
-_COMMON = {401: "unauthorized", 403: "not_contract_manager"}
+_COMMON = {401: ["unauthorized"], 403: ["not_contract_manager"]}
 
 
 @router.put(
     PATH,
     summary="Schedule (or replace) a seat reduction applied at renewal",
-    responses=_responses((200, "The subscription with its pending reduction"), {
+    responses=answers(200, "The subscription with its pending reduction", None, {
         **_COMMON,
-        404: "contract_not_found, subscription_not_found",
-        409: f"{_ELIGIBILITY}, draft_exists, single_seat, below_assigned_seats, concurrent_update",
-        422: "validation_error, invalid_reduction",
+        404: ["contract_not_found", "subscription_not_found"],
+        409: [*ELIGIBILITY_409, "draft_exists", "single_seat", "below_assigned_seats", "concurrent_update"],
+        422: ["validation_error", "invalid_reduction"],
     }),
 )
 def put_pending_reduction(contract_id: str, subscription_id: str,
@@ -66,11 +55,11 @@ def put_pending_reduction(contract_id: str, subscription_id: str,
 @router.delete(
     PATH,
     summary="Cancel the pending seat reduction",
-    responses=_responses((204, "The reduction is cancelled"), {
+    responses=answers(204, "The reduction is cancelled", None, {
         **_COMMON,
-        404: "contract_not_found, subscription_not_found, no_pending_reduction",
-        409: f"{_ELIGIBILITY}, concurrent_update",
-        422: "validation_error",
+        404: ["contract_not_found", "subscription_not_found", "no_pending_reduction"],
+        409: [*ELIGIBILITY_409, "concurrent_update"],
+        422: ["validation_error"],
     }),
 )
 def delete_pending_reduction(contract_id: str, subscription_id: str) -> Response[None]:

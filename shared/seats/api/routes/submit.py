@@ -34,8 +34,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats import bootstrap
 from seats.api import present, problems
+from seats.api.answers import ADD_SEATS_409, answers
 from seats.api.identity import current_caller
-from seats.api.routes.drafts import ELIGIBILITY_409, answers
 from seats.api.schemas import OrderOut
 from seats.domain.errors import (
     ConcurrentUpdate,
@@ -134,7 +134,7 @@ def submit_once(*, order_id: str, key: str, caller_id: str, context: LambdaConte
     responses=answers(200, "The completed order (a replayed answer has Idempotent-Replayed: true)", OrderOut, {
         400: ["idempotency_key_required"], 402: ["payment_declined"], 403: ["not_contract_manager"],
         404: ["order_not_found", "subscription_not_found", "payment_method_not_found"],
-        409: [*ELIGIBILITY_409, "order_not_draft", "quote_expired", "payment_method_expired",
+        409: [*ADD_SEATS_409, "order_not_draft", "quote_expired", "payment_method_expired",
               "request_in_progress", "concurrent_update"],
         422: ["validation_error", "seat_limit_exceeded", "idempotency_key_reused"],
         503: ["payment_provider_unavailable", "service_unavailable"],
