@@ -12,10 +12,17 @@ from seats.settings import get_settings
 
 
 @cache
-def aws_client(service: str) -> Any:
-    import boto3
+def _botocore_session() -> Any:
+    import botocore.session
 
-    return boto3.client(service, endpoint_url=get_settings().endpoint_url)  # type: ignore[call-overload]
+    return botocore.session.get_session()
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """A botocore client, as `boto3.client` would build it, without importing boto3 (~20 ms of a cold
+    start: boto3 imports s3transfer). Region and credentials come from the environment as usual."""
+    return _botocore_session().create_client(service, endpoint_url=get_settings().endpoint_url)
 
 
 @cache
@@ -41,5 +48,5 @@ def payment_gateway() -> Any:
 
 def reset() -> None:
     get_settings.cache_clear()
-    for built in (aws_client, repository, publisher, payment_gateway):
+    for built in (_botocore_session, aws_client, repository, publisher, payment_gateway):
         built.cache_clear()

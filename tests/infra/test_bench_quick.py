@@ -153,3 +153,12 @@ def test_calls_are_recorded_with_their_items_and_category():
         assert (first.operation, first.items_read, first.category(), first.rcu) == ("GetItem", 1, "seats", 1.0)
         assert (second.items_read, second.category(), second.rcu) == (0, "idempotency", 0.5)
         assert calls.sent == 2
+
+
+def test_cold_starts_run_with_the_templates_fixed_environment():
+    """Every literal variable the template gives all functions (PYDANTIC_DISABLE_PLUGINS, the
+    Powertools settings) is set, to the same value, in the benchmark's children."""
+    variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
+    literal = {name: value for name, value in variables.items() if isinstance(value, str)}
+    assert "PYDANTIC_DISABLE_PLUGINS" in literal
+    assert {name: FUNCTION_ENV.get(name) for name in literal} == literal

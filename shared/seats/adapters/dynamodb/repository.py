@@ -7,22 +7,12 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from seats.adapters.dynamodb import codec, keys
+from seats.adapters.dynamodb import attributes, codec, keys
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
 from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod, User
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def to_attributes(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items()}
-
-
-def from_attributes(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+to_attributes = attributes.to_item
+from_attributes = attributes.from_item
 
 
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key (2048 for a partition key)

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from seats.adapters.dynamodb import codec, keys
+from seats.adapters.dynamodb import attributes, codec, keys
 from seats.domain.errors import ConcurrentUpdate
 from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod
 
-_serializer = TypeSerializer()
-
-
-def _attrs(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items()}
+_attrs = attributes.to_item
 
 
 class UnitOfWork:
