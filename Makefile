@@ -63,6 +63,7 @@ build: install .venv-sam/.installed
 	$(BIN)/cfn-lint template.yaml
 	.venv-sam/bin/sam validate --lint
 	.venv-sam/bin/sam build
+	$(BIN)/python -m infra.bytecode .aws-sam/build
 
 clean:
 	rm -rf $(VENV) .venv-localstripe .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -37,6 +37,7 @@ FLOOR = "floor"
 FLOOR_XRAY = "floor+xray"  # the floor, and the X-Ray SDK that Powertools' Tracer loads when tracing is on
 TARGET_RATIO = 1.3
 TARGET_RSS_MB = 100
+BYTECODE_ROUNDS = 3  # cold starts without .pyc (what a plain `sam build` ships): ~1 s each, so fewer rounds
 
 # The child. Everything before `started` is the interpreter's own start-up, the same for all.
 CHILD = r"""
@@ -184,13 +185,19 @@ def _sample(path: Path) -> Callable[[], dict[str, Any]]:
 
 
 def run_child(mode: str, module: str, attribute: str, event: dict[str, Any], env: dict[str, str],
-              workdir: Path, python: str = sys.executable) -> dict[str, Any]:
+              workdir: Path, python: str = sys.executable, bytecode: bool = True) -> dict[str, Any]:
+    """One cold start. `bytecode=False` is Lambda without shipped `.pyc`: every module is compiled from
+    source (the cache is looked for in an empty directory) and nothing is written (`-B`)."""
     event_path, result_path = workdir / "event.json", workdir / "result.json"
     event_path.write_text(json.dumps(event))
     result_path.unlink(missing_ok=True)
+    flags, child_env = [], env
+    if not bytecode:
+        flags, child_env = ["-B"], {**env, "PYTHONPYCACHEPREFIX": str(workdir / "no-bytecode")}
     started = time.perf_counter()
-    done = subprocess.run([*LAUNCH, python, "-c", CHILD, mode, module, attribute, str(event_path), str(result_path)],
-                          env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    done = subprocess.run([*LAUNCH, python, *flags, "-c", CHILD, mode, module, attribute, str(event_path),
+                           str(result_path)],
+                          env=child_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           check=False, timeout=120)
     wall = (time.perf_counter() - started) * 1000
     if done.returncode != 0 or not result_path.exists():
@@ -298,14 +305,30 @@ def _rounds(server: ColdStartServer, env: dict[str, str], rounds: int, warmup: b
             if n >= 0:
                 for name, result in samples_this_round.items():
                     samples[name].append(result)
+        for n in range(min(BYTECODE_ROUNDS, rounds)):
+            progress(f"cold start without bytecode, round {n + 1}/{min(BYTECODE_ROUNDS, rounds)}")
+            samples.setdefault(_no_bytecode(FLOOR), []).append(
+                run_child(FLOOR, "-", "-", {}, env, workdir, python, bytecode=False))
+            for logical_id, function in functions.items():
+                if logical_id not in makers or logical_id in problems:
+                    continue
+                server.reset()
+                samples.setdefault(_no_bytecode(logical_id), []).append(run_child(
+                    "function", function.module, function.handler, makers[logical_id](), env, workdir, python,
+                    bytecode=False))
     return _summarize(samples, problems, env, functions, profile)
+
+
+def _no_bytecode(name: str) -> str:
+    return f"{name} without bytecode"
 
 
 def _summarize(samples: dict[str, list[dict[str, Any]]], problems: dict[str, str], env: dict[str, str],
                functions: dict[str, Any], profile: bool) -> dict[str, Any]:
     floor_ms = median([s["ms"] for s in samples[FLOOR]])
     results: dict[str, dict[str, float]] = {}
-    details: dict[str, dict[str, Any]] = {FLOOR: _detail(samples[FLOOR]), FLOOR_XRAY: _detail(samples[FLOOR_XRAY])}
+    details: dict[str, dict[str, Any]] = {FLOOR: _detail(samples[FLOOR], samples.get(_no_bytecode(FLOOR))),
+                                          FLOOR_XRAY: _detail(samples[FLOOR_XRAY])}
     for logical_id in functions:
         runs = samples.get(logical_id) or []
         if not runs:
@@ -314,7 +337,7 @@ def _summarize(samples: dict[str, list[dict[str, Any]]], problems: dict[str, str
         value = median([s["ms"] for s in runs])
         results[logical_id] = {"ms": round(value, 1), "floor_ms": round(floor_ms, 1), "ratio": ratio(value, floor_ms),
                                "peak_rss_mb": round(median([s["rss_mb"] for s in runs]), 1)}
-        details[logical_id] = _detail(runs)
+        details[logical_id] = _detail(runs, samples.get(_no_bytecode(logical_id)))
         if logical_id in problems:
             details[logical_id]["error"] = problems[logical_id]
         missed = results[logical_id]["ratio"] > TARGET_RATIO or results[logical_id]["peak_rss_mb"] > TARGET_RSS_MB
@@ -325,8 +348,9 @@ def _summarize(samples: dict[str, list[dict[str, Any]]], problems: dict[str, str
     return {"results": results, "details": details}
 
 
-def _detail(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+def _detail(runs: list[dict[str, Any]], without_bytecode: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    extra = {"no_bytecode_ms": round(median([s["ms"] for s in without_bytecode]), 1)} if without_bytecode else {}
+    return {**extra,
         "runs": len(runs),
         "import_ms": round(median([s["import_ms"] for s in runs]), 1),
         "first_event_ms": round(median([s["ms"] - s["import_ms"] for s in runs]), 1),

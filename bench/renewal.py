@@ -283,6 +283,8 @@ def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[st
                       and c.params.get("IndexName") == "DueIndex")
     reads = [c for c in worked if c.category() == "seats" and c.operation in ("GetItem", "BatchGetItem")]
     worker_items = sum(c.items_read for c in reads)
+    index_rcu = sum(c.rcu for c in scheduled if c.operation == "Query" and c.params.get("IndexName") == "DueIndex")
+    worker_rcu = sum(c.rcu for c in reads)
     transaction = _first_renewal(worked)
     floor_rates: list[float] = []
     if transaction is not None:
@@ -307,6 +309,8 @@ def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[st
             "floor_batches": len(floor_rates),
             "index_items_per_due": round(index_items / due, 3) if due else 0,
             "worker_items_per_due": round(worker_items / due, 3) if due else 0,
+            "index_rcu_per_due": round(index_rcu / due, 4) if due else 0,
+            "worker_rcu_per_due": round(worker_rcu / due, 3) if due else 0,
             "worker_reads": _tally(reads), "worker_calls_per_due": _per(worked, due),
             "scheduler_calls": _tally(scheduled),
         },

@@ -76,13 +76,22 @@ def _cold_start(results: dict[str, Any], details: dict[str, Any], misses: list[s
         d = details.get(name, {})
         rows.append([name, r["ms"], r["floor_ms"], f"{r['ratio']} {_mark(r['ratio'] <= TARGET_RATIO)}",
                      f"{r['peak_rss_mb']} {_mark(r['peak_rss_mb'] <= TARGET_RSS_MB)}", d.get("import_ms", ""),
-                     d.get("first_event_ms", ""), d.get("process_ms", "")])
+                     d.get("first_event_ms", ""), d.get("process_ms", ""), d.get("no_bytecode_ms", "")])
         if r["ratio"] > TARGET_RATIO or r["peak_rss_mb"] > TARGET_RSS_MB:
             missed.append((name, r, d))
     lines += _table(["function", "ms", "floor ms", f"ratio (≤ {TARGET_RATIO})", f"peak RSS MB (≤ {TARGET_RSS_MB})",
-                     "of which import ms", "first event ms", "whole process ms"], rows)
+                     "of which import ms", "first event ms", "whole process ms", "without bytecode ms"], rows)
     xray = details.get("floor+xray", {})
+    slowest = max((d.get("no_bytecode_ms", 0) - r["ms"] for name, r in results.items()
+                   for d in [details.get(name, {})]), default=0)
     lines += [
+        "These figures are with bytecode: `make build` compiles every module of `.aws-sam/build` to "
+        "hash-based `.pyc` (`infra/bytecode.py`), because `sam build` ships none, Lambda's code directories are "
+        "read-only, and SAM zips without timestamps (so ordinary `.pyc` would be ignored). *Without bytecode* "
+        "is the same cold start compiling every module from source, as a plain `sam build` would deploy it "
+        f"(median of {min(details.get('floor', {}).get('runs', 0), 3)} runs; floor "
+        f"{_num(floor.get('no_bytecode_ms', 0))} ms): up to {_num(round(slowest))} ms more per function.",
+        "",
         "Outside Lambda Powertools switches tracing off; `seats.observability` then gives the tracer a "
         "provider that records nothing instead of importing the X-Ray SDK, whose recorder builds a botocore "
         "X-Ray client at import. In AWS, with `Tracing: Active`, the tracer imports the X-Ray SDK as before: "
@@ -105,7 +114,7 @@ def _cold_start_misses(missed: list[tuple[str, dict[str, Any], dict[str, Any]]])
     lines = [
         f"- **Cold start**: {len(missed)} function(s) at {ratios[0]}–{ratios[-1]}× the floor (target "
         f"{TARGET_RATIO}×; peak RSS within {TARGET_RSS_MB} MB unless said). A function does all the floor "
-        "does (its first event imports boto3 and creates the DynamoDB client), and on top: the imports "
+        "does (its first event imports botocore and creates the DynamoDB client), and on top: the imports "
         "below, a second client where it publishes (EventBridge) or enqueues (SQS), Powertools' request "
         "validation built on the first request, and its AWS calls (the floor makes none). Per function, "
         "self time of the modules it imports beyond the floor's (`python -X importtime`):",
@@ -225,6 +234,9 @@ def _renewal(results: dict[str, Any], details: dict[str, Any], misses: list[str]
         [f"items read per due contract (target ≤ {ITEMS_PER_DUE_TARGET})",
          f"{results['items_read_per_due']} {_mark(items_ok)} (index {details.get('index_items_per_due')} + "
          f"worker {details.get('worker_items_per_due')})"],
+        ["read capacity per due contract (est. RCU)",
+         f"{round(details.get('index_rcu_per_due', 0) + details.get('worker_rcu_per_due', 0), 3)} (index "
+         f"{details.get('index_rcu_per_due')} + worker {details.get('worker_rcu_per_due')})"],
         ["renewals/s (worker invocations, median per batch)", rate],
         ["floor renewals/s", floor],
         ["worker / floor", round(rate / floor, 2) if floor else "—"],
@@ -253,7 +265,15 @@ def _renewal(results: dict[str, Any], details: dict[str, Any], misses: list[str]
             f" per due contract). Each part is at its minimum: the KEYS_ONLY index returns only due contracts "
             "(no filtering, no over-read) and the worker reads only the contract (consistently, to write it "
             "conditionally). Counting both, the floor of the formula is 2.0, so ≤ 1.05 cannot be met while "
-            "the worker reads the contract; it can only be met per stage, and is.")
+            "the worker reads the contract; it can only be met per stage, and is. In what DynamoDB bills, reads "
+            f"per due contract are {round(details.get('index_rcu_per_due', 0) + details.get('worker_rcu_per_due', 0), 3)}"
+            f" RCU, of which the index keys are {details.get('index_rcu_per_due')}: a Query is billed by the "
+            "bytes it returns, and a key is ~100 bytes. What would meet the formula: a DueIndex projecting whole "
+            "contracts (ALL), read by the scheduler and sent in the message, the worker writing conditionally on "
+            "the version it was sent. Not done, because it costs more than it saves: every later write to a "
+            "contract (submit, reduction, card, renewal) would also rewrite the whole item in the index, at "
+            "least 1 WCU (5× the price of an RCU) to save at most 1 RCU per period, the index would double "
+            "the stored contracts, and the worker would charge from an eventually consistent copy.")
     extra = {k: v for k, v in details.get("worker_calls_per_due", {}).items()
              if k not in ("seats:GetItem", "seats:TransactWriteItems")}
     if floor and extra:

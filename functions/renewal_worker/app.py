@@ -5,27 +5,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from seats import bootstrap
 from seats.observability import logger, metrics, tracer
 from seats.services import renew
+from seats.services.messages import RenewalMessage
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-class RenewalMessage(BaseModel):
-    """The body the scheduler sends: one contract, and the run's as-of instant."""
-
-    model_config = ConfigDict(extra="forbid")
-    contract_id: str = Field(min_length=1)
-    as_of: AwareDatetime
 
 
 @tracer.capture_method(capture_response=False)
 def renew_one(record: SQSRecord) -> None:
     try:
-        message = RenewalMessage.model_validate_json(record.body)
+        message = RenewalMessage.from_json(record.body)
         outcome = renew.renew_contract(
             message.contract_id, message.as_of, bootstrap.repository(), bootstrap.payment_gateway(),
             bootstrap.publisher(),

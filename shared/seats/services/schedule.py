@@ -8,7 +8,6 @@ twice, or this run is retried) is harmless: the worker charges each period once.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from typing import Any
 
 from seats.adapters.dynamodb import keys
 from seats.clock import iso
+from seats.services.messages import RenewalMessage
 
 BATCH_SIZE = 10  # SendMessageBatch's maximum
 SEND_ATTEMPTS = 3
@@ -36,10 +36,10 @@ def enqueue_due_contracts(as_of: datetime, repo: Any, sqs: Any, queue_url: str,
             due += 1
             batch.append(contract_id)
             if len(batch) == BATCH_SIZE:
-                enqueued += _send(sqs, queue_url, batch, stamp)
+                enqueued += _send(sqs, queue_url, batch, as_of)
                 batch = []
         if batch:
-            enqueued += _send(sqs, queue_url, batch, stamp)
+            enqueued += _send(sqs, queue_url, batch, as_of)
         return due, enqueued
 
     shard_list = list(shards if shards is not None else keys.all_due_shards())
@@ -48,10 +48,10 @@ def enqueue_due_contracts(as_of: datetime, repo: Any, sqs: Any, queue_url: str,
     return {"as_of": stamp, "due": sum(d for d, _ in counts), "enqueued": sum(e for _, e in counts)}
 
 
-def _send(sqs: Any, queue_url: str, contract_ids: list[str], as_of: str) -> int:
+def _send(sqs: Any, queue_url: str, contract_ids: list[str], as_of: datetime) -> int:
     """One SendMessageBatch; entries SQS refuses are sent again (3 attempts). Returns how many went."""
     pending = {
-        str(n): {"Id": str(n), "MessageBody": json.dumps({"contract_id": cid, "as_of": as_of})}
+        str(n): {"Id": str(n), "MessageBody": RenewalMessage(cid, as_of).to_json()}
         for n, cid in enumerate(contract_ids)
     }
     for attempt in range(SEND_ATTEMPTS):
