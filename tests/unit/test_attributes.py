@@ -12,14 +12,15 @@ VALUES = [
     b"\x00\xff", {"a": {"b": [1, "x", None, {"c": Decimal("2.50")}]}}, [], {}, ["a", ["b", []]],
     {"x", "y"}, {Decimal("1"), Decimal("2.5")},
 ]
+IDS = [f"{n}-{type(v).__name__}" for n, v in enumerate(VALUES)]  # stable across workers (sets hash randomly)
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
 def test_the_wire_shape_is_boto3s(value):
     assert attributes.serialize(value) == TypeSerializer().serialize(value)
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
 def test_values_come_back_as_boto3_reads_them(value):
     wire = TypeSerializer().serialize(value)
     assert attributes.deserialize(wire) == TypeDeserializer().deserialize(wire)
