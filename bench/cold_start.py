@@ -91,6 +91,7 @@ SAMPLES = {
     "SetPaymentFunction": "set_contract_payment_method.json",
     "RenewalSchedulerFunction": "renewal_schedule.json",
     "RenewalWorkerFunction": "renewal_sqs_batch.json",
+    "EventRelayFunction": "outbox_stream_batch.json",
 }
 
 FIX_HINTS = {

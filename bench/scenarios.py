@@ -95,16 +95,16 @@ def prepare(world: World, needs: tuple[str, ...] = ()) -> State:
 
     world.reset_tables()
     world.load_demo_seed()
-    repo, gateway, publisher = bootstrap.repository(), bootstrap.payment_gateway(), bootstrap.publisher()
+    repo, gateway = bootstrap.repository(), bootstrap.payment_gateway()
     state = State()
     completed = add_seats.create_draft(repo, CONTRACT, "sub-rvt", 1, CALLER)
-    state.ids["completed"] = submit.submit(repo, gateway, publisher, completed.order_id, CALLER).order_id
-    reduce_seats.schedule_reduction(repo, publisher, CONTRACT, REDUCE_SUB, CALLER, 9)
-    reduce_seats.cancel_reduction(repo, publisher, CONTRACT, REDUCE_SUB, CALLER)
+    state.ids["completed"] = submit.submit(repo, gateway, completed.order_id, CALLER).order_id
+    reduce_seats.schedule_reduction(repo, CONTRACT, REDUCE_SUB, CALLER, 9)
+    reduce_seats.cancel_reduction(repo, CONTRACT, REDUCE_SUB, CALLER)
     if "draft" in needs:
         state.ids["draft"] = add_seats.create_draft(repo, CONTRACT, ADD_SUB, 1, CALLER).order_id
     if "reduction" in needs:
-        reduce_seats.schedule_reduction(repo, publisher, CONTRACT, REDUCE_SUB, CALLER, 8)
+        reduce_seats.schedule_reduction(repo, CONTRACT, REDUCE_SUB, CALLER, 8)
     return state
 
 

@@ -65,6 +65,8 @@ def create_table_requests(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if props.get("SSESpecification", {}).get("SSEEnabled"):
             request["SSESpecification"] = {"Enabled": True}
+        if props.get("StreamSpecification"):
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         requests[logical_id] = {"create": request, "ttl": props.get("TimeToLiveSpecification")}
     return requests
 

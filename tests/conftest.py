@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,45 @@ def aws(aws_env: None) -> Iterator[None]:
 
 
 @pytest.fixture
-def domain_events(aws):
-    """Domain events as published: an EventBridge rule on the bus forwards them to a queue."""
+def relay_outbox(aws) -> Callable[[], int]:
+    """The outbox's way to the bus, as in AWS: the seats table's stream, filtered as the template's
+    event source says, into EventRelayFunction. `relay()` delivers what is new; returns how many records."""
+    from botocore.config import Config
+
+    from functions.event_relay.app import lambda_handler
+    from infra.local.stream_delivery import StreamReader, deliver, stream_sources
+
+    source = next(s for s in stream_sources() if s.function == "EventRelayFunction")
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    reader = StreamReader(boto3.client("dynamodb"), streams, source.table)
+
+    def relay() -> int:
+        records = reader.read()
+        given_up = deliver(source, records, reader.arn, lambda event: lambda_handler(event, LambdaContext()))
+        assert not given_up, given_up
+        return len(records)
+
+    return relay
+
+
+@pytest.fixture
+def outbox(aws) -> Callable[[], list[tuple[str, dict[str, Any]]]]:
+    """The domain events committed so far, oldest first, as (detail type, detail): read straight from the
+    table (a test may Scan; the code never does)."""
+    def committed() -> list[tuple[str, dict[str, Any]]]:
+        items = boto3.resource("dynamodb").Table("SeatsTable").scan(
+            FilterExpression="begins_with(PK, :outbox)", ExpressionAttributeValues={":outbox": "OUTBOX#"},
+            ConsistentRead=True)["Items"]
+        items.sort(key=lambda item: (item["created_at"], item["event_id"]))
+        return [(str(item["detail_type"]), json.loads(str(item["detail"]))) for item in items]
+
+    return committed
+
+
+@pytest.fixture
+def domain_events(aws, relay_outbox):
+    """Domain events as they reach the bus (outbox → stream → EventRelayFunction → EventBridge): a rule
+    on the bus forwards them to a queue, read after relaying what the stream holds."""
     sqs, events = boto3.client("sqs"), boto3.client("events")
     url = sqs.create_queue(QueueName="events-tap")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -58,6 +95,7 @@ def domain_events(aws):
     events.put_targets(Rule="tap", EventBusName="seats-bus", Targets=[{"Id": "tap", "Arn": arn}])
 
     def drain() -> list[dict[str, Any]]:
+        relay_outbox()
         found = []
         while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
             for message in messages:

@@ -20,7 +20,6 @@ def renew_one(record: SQSRecord) -> None:
         message = RenewalMessage.from_json(record.body)
         outcome = renew.renew_contract(
             message.contract_id, message.as_of, bootstrap.repository(), bootstrap.payment_gateway(),
-            bootstrap.publisher(),
         )
     except Exception:
         metrics.add_metric(name="RenewalsFailed", unit=MetricUnit.Count, value=1)

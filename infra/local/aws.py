@@ -68,6 +68,9 @@ def _create_resources(local: LocalAws) -> None:
     for table in template.create_tables(local.client("dynamodb")):
         local.physical[table] = table
         local.attributes[(table, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"
+        stream = local.client("dynamodb").describe_table(TableName=table)["Table"].get("LatestStreamArn")
+        if stream:
+            local.attributes[(table, "StreamArn")] = stream
     _create_queues(local)
     _create_buses(local)
     for logical_id in template.functions():

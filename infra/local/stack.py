@@ -1,4 +1,5 @@
-"""The whole local stack: embedded AWS, the functions, the HTTP API, the invoke endpoint, SQS delivery.
+"""The whole local stack: embedded AWS, the functions, the HTTP API, the invoke endpoint, SQS and
+DynamoDB stream delivery.
 
     stack = LocalStack(StackConfig(seed=data))
     stack.start()      # returns when /_local/health answers 200
@@ -27,6 +28,7 @@ from infra.local.gateway import ApiGateway, extra_routes
 from infra.local.lambda_endpoint import LambdaEndpoint
 from infra.local.serving import Request, Response, Server
 from infra.local.sqs_delivery import EventsCollector, QueuePoller, sqs_sources
+from infra.local.stream_delivery import StreamPoller, stream_sources
 from seats import bootstrap
 from seats.clock import iso
 
@@ -62,6 +64,7 @@ class LocalStack:
         self.aws: local_aws.LocalAws | None = None
         self.collector: EventsCollector | None = None
         self.pollers: list[QueuePoller] = []
+        self.streams: list[StreamPoller] = []
         self.unavailable: list[str] = []
         self.gateway = ApiGateway(self.host, {
             ("GET", "/_local/health"): self._health,
@@ -87,9 +90,12 @@ class LocalStack:
             self.unavailable = self.host.preload()
             self.collector = EventsCollector(self.aws, self.stopping)
             self.pollers = [QueuePoller(self.aws, self.host, source, self.stopping) for source in sqs_sources()]
+            self.streams = [StreamPoller(self.aws, self.host, source, self.stopping) for source in stream_sources()]
             self.collector.start()
             for poller in self.pollers:
                 poller.start()
+            for stream in self.streams:
+                stream.start()
         except BaseException:
             self.stop()
             raise
@@ -104,6 +110,8 @@ class LocalStack:
             thread.start()
         for poller in self.pollers:
             poller.join()
+        for stream in self.streams:
+            stream.join()
         if self.collector is not None:
             self.collector.join()
         for thread in closing:
@@ -164,4 +172,6 @@ class LocalStack:
     def _events(self, _request: Request) -> Response:
         if self.collector is None or not self.ready.is_set():
             return Response.json(503, {"message": "Service Unavailable"})
+        for stream in self.streams:  # what is committed is listed: the outbox is relayed first
+            stream.deliver_pending()
         return Response.json(200, {"events": self.collector.events()})

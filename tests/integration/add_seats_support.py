@@ -111,11 +111,3 @@ def seats_of(contract_id: str = CONTRACT, subscription_id: str = SUBSCRIPTION) -
 
 def history_types(contract_id: str = CONTRACT) -> list[str]:
     return [event.type for event in bootstrap.repository().list_history(contract_id)]
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        self.published.append((detail_type, detail))

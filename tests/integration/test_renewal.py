@@ -384,7 +384,7 @@ def test_two_workers_on_one_contract_charge_each_period_once(seed, monkeypatch):
 
     def work() -> None:
         outcomes.append(renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
-                                             RacingGateway(), bootstrap.publisher()))
+                                             RacingGateway()))
 
     threads = [threading.Thread(target=work) for _ in range(2)]
     for thread in threads:
@@ -513,7 +513,7 @@ def test_a_change_between_charge_and_write_is_written_over_with_the_same_charge(
             return charge
 
     outcome = renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
-                                   CardChangedMeanwhile(), bootstrap.publisher())
+                                   CardChangedMeanwhile())
     assert (outcome.renewed, len(charges())) == (1, 1)
     renewed = contract()
     assert (renewed.renewal_date, renewed.payment_method.payment_method_id) == (date(2028, 3, 1), "pm_acme_mc")
@@ -554,7 +554,7 @@ def test_a_seat_change_between_charge_and_write_refunds_that_charge_and_charges_
 
     before = contract().renewal_total
     outcome = renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
-                                   SeatsAddedMeanwhile(), bootstrap.publisher())
+                                   SeatsAddedMeanwhile())
 
     assert outcome.renewed == 1
     first, second = sorted(charges(), key=lambda c: c.idempotency_key)
@@ -580,10 +580,10 @@ def test_a_refund_cut_short_by_a_crash_is_made_by_the_next_run(seed):
 
     as_of = datetime(2027, 3, 1, 2, tzinfo=UTC)
     with pytest.raises(RuntimeError):
-        renew.renew_contract(ACME, as_of, bootstrap.repository(), CrashesOnRefund(), bootstrap.publisher())
+        renew.renew_contract(ACME, as_of, bootstrap.repository(), CrashesOnRefund())
     assert len(contract().refunds_due) == 1 and not gateway.is_refunded(stale_key)
 
-    outcome = renew.renew_contract(ACME, as_of, bootstrap.repository(), gateway, bootstrap.publisher())
+    outcome = renew.renew_contract(ACME, as_of, bootstrap.repository(), gateway)
 
     assert outcome.renewed == 1 and gateway.is_refunded(stale_key)
     assert contract().refunds_due == [] and contract().renewal_date == date(2028, 3, 1)

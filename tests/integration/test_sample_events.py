@@ -44,7 +44,10 @@ def target_function(event: dict[str, Any]) -> str:
     if records and all(r.get("eventSource") == "aws:sqs" for r in records):
         (worker,) = _functions_with({"SQS"})
         return worker
-    raise LookupError("neither an HTTP API event, a Scheduled Event nor an SQS batch")
+    if records and all(r.get("eventSource") == "aws:dynamodb" for r in records):
+        (relay,) = _functions_with({"DynamoDB"})
+        return relay
+    raise LookupError("neither an HTTP API event, a Scheduled Event, an SQS batch nor a DynamoDB stream batch")
 
 
 def _load(sample: Path) -> dict[str, Any]:
@@ -70,6 +73,11 @@ def function_environment(seeded, monkeypatch):
             queue = value.get("Ref") if isinstance(value, dict) else None
             if queue in template.queue_definitions() and name not in os.environ:
                 monkeypatch.setenv(name, sqs.create_queue(QueueName=queue)["QueueUrl"])
+    tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events")
+    events.put_rule(Name="bus-tap", EventBusName="seats-bus", EventPattern=json.dumps({"source": ["seats"]}))
+    events.put_targets(Rule="bus-tap", EventBusName="seats-bus", Targets=[{"Id": "tap", "Arn": tap_arn}])
     bootstrap.reset()
 
 
@@ -126,11 +134,24 @@ def test_a_sample_event_replays_through_its_function_with_a_sane_answer(sample, 
         assert set(answer) == {"as_of", "due", "enqueued"}, answer
         assert isinstance(answer["due"], int) and answer["enqueued"] == answer["due"]
         assert answer["as_of"].startswith(event["time"][:10])
+    elif event["Records"][0]["eventSource"] == "aws:dynamodb":
+        answer = handler(event, _context(logical_id))
+        assert answer == {"batchItemFailures": []}, answer
+        relayed = [json.loads(m["Body"]) for m in bus_tap()]
+        outbox = [r for r in event["Records"] if r["dynamodb"]["Keys"]["PK"]["S"].startswith("OUTBOX#")]
+        assert [e["detail-type"] for e in relayed] == [r["dynamodb"]["NewImage"]["detail_type"]["S"] for r in outbox]
     else:
         answer = handler(event, _context(logical_id))
         assert set(answer) == {"batchItemFailures"}, answer
         message_ids = {r["messageId"] for r in event["Records"]}
         assert {f["itemIdentifier"] for f in answer["batchItemFailures"]} <= message_ids
+
+
+def bus_tap() -> list[dict[str, Any]]:
+    """What reached the bus since the tap was made (a rule forwarding every `seats` event to a queue)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="bus-tap")["QueueUrl"]
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
 
 
 def _context(logical_id: str) -> LambdaContext:

@@ -25,7 +25,6 @@ from tests.integration.add_seats_support import (
     OUTSIDER,
     PRIMARY_ADMIN,
     SUBSCRIPTION,
-    RecordingPublisher,
     cancel_draft,
     charges,
     choose_card,
@@ -49,13 +48,6 @@ def patch(aws: None) -> Iterator[pytest.MonkeyPatch]:
         yield mp
 
 
-@pytest.fixture
-def published(patch: pytest.MonkeyPatch) -> RecordingPublisher:
-    publisher = RecordingPublisher()
-    patch.setattr(bootstrap, "publisher", lambda: publisher)
-    return publisher
-
-
 def refunded(charge: Any) -> bool:
     return bootstrap.payment_gateway().is_refunded(charge.idempotency_key)
 
@@ -66,7 +58,7 @@ def kept_charges() -> list[Any]:
 
 # -- the happy path -----------------------------------------------------------------------------------
 
-def test_submitting_a_draft_charges_it_once_and_adds_its_seats(seeded, published):
+def test_submitting_a_draft_charges_it_once_and_adds_its_seats(seeded, outbox):
     draft = new_draft(3)
 
     status, order, headers = submit(draft["order_id"])
@@ -83,26 +75,25 @@ def test_submitting_a_draft_charges_it_once_and_adds_its_seats(seeded, published
     assert seats_of() == 13
     assert bootstrap.repository().get_contract(CONTRACT).subscription(SUBSCRIPTION).open_order_id is None
     assert history_types() == ["seats_added"]
-    [(detail_type, detail)] = published.published
+    [(detail_type, detail)] = outbox()
     assert detail_type == "SeatsAdded"
     assert detail["seats_before"] == 10 and detail["seats_after"] == 13 and detail["total"] == "1493.42"
     assert not {"last4", "brand", "payment_method", "token"} & set(detail)
 
 
-def test_the_seats_added_event_reaches_the_bus(seeded):
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    queue = sqs.create_queue(QueueName="seen")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="seats-bus", EventPattern=json.dumps({"source": ["seats"]}))
-    events.put_targets(Rule="all", EventBusName="seats-bus", Targets=[{"Id": "q", "Arn": arn}])
+def test_the_seats_added_event_reaches_the_bus_through_the_outbox_once(seeded, outbox, domain_events):
     draft = new_draft(3)
 
     submit(draft["order_id"])
+    submit(draft["order_id"])  # the same key again: the stored answer, and no second event
 
-    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    event = json.loads(message["Body"])
+    [(detail_type, committed)] = outbox()
+    assert detail_type == "SeatsAdded"
+    [event] = domain_events()
     assert (event["source"], event["detail-type"]) == ("seats", "SeatsAdded")
-    assert event["detail"]["order_id"] == draft["order_id"]
+    assert event["detail"] == committed
+    assert event["detail"]["order_id"] == draft["order_id"] and event["detail"]["event_id"].startswith("evt_")
+    assert event["time"] == "2026-11-29T10:00:00Z"  # the commit's time (the fixed clock), not the relay's
 
 
 def emitted_metrics(stdout: str) -> dict[str, Any]:
@@ -276,7 +267,7 @@ def test_a_good_card_pays_for_the_seats(seeded, token):
 @pytest.mark.parametrize(("token", "decline_code"), [
     ("tok_chargeCustomerFail", "card_declined"), ("tok_chargeDeclinedInsufficientFunds", "insufficient_funds"),
 ])
-def test_a_declined_card_leaves_the_seats_and_keeps_the_draft_with_the_error(seeded, published, capsys, token,
+def test_a_declined_card_leaves_the_seats_and_keeps_the_draft_with_the_error(seeded, outbox, capsys, token,
                                                                             decline_code):
     draft = draft_paid_with(token)
     capsys.readouterr()
@@ -284,7 +275,7 @@ def test_a_declined_card_leaves_the_seats_and_keeps_the_draft_with_the_error(see
     status, problem, _ = submit(draft["order_id"])
 
     assert (status, problem["code"], problem["decline_code"]) == (402, "payment_declined", decline_code)
-    assert seats_of() == 10 and published.published == []
+    assert seats_of() == 10 and outbox() == []
     order = bootstrap.repository().get_order(draft["order_id"])
     assert order.status == "draft"
     assert (order.last_payment_error.code, order.last_payment_error.decline_code) == ("payment_declined", decline_code)

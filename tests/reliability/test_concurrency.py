@@ -32,8 +32,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from seats import bootstrap
 from seats.api.routes import submit as submit_route
 from seats.clock import parse_instant
@@ -90,18 +88,6 @@ class Calendar:
             self._changed.notify_all()
 
 
-class Recording:
-    """A thread-safe domain event publisher that keeps what was published."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.published: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        with self.lock:
-            self.published.append((detail_type, detail))
-
-
 @dataclass
 class Outcomes:
     lock: threading.Lock
@@ -119,17 +105,8 @@ class Outcomes:
             self.unexpected.append(f"{action} raised {error!r}")
 
 
-@pytest.fixture
-def publisher(world: Any) -> Iterator[Recording]:
-    """Undone before moto stops and `bootstrap.reset()` runs (the `aws` fixture's own monkeypatch is older)."""
-    recording = Recording()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bootstrap, "publisher", lambda: recording)
-        yield recording
-
-
 def test_many_writers_on_one_subscription_keep_money_seats_and_history_in_agreement(
-        world, atomic_aws, publisher, figures):
+        world, atomic_aws, outbox, figures):
     repo, gateway = bootstrap.repository(), bootstrap.payment_gateway()
     initial_seats = repo.get_contract(CONTRACT_A).subscription(SUBSCRIPTION_A).seats
     outcomes = Outcomes(threading.Lock(), Counter(), [])
@@ -171,9 +148,9 @@ def test_many_writers_on_one_subscription_keep_money_seats_and_history_in_agreem
         for _round in range(ROUNDS * 2):
             time.sleep(random.uniform(0, PAUSE))
             for action, run in (
-                ("reduce", lambda: reduce_seats.schedule_reduction(repo, publisher, CONTRACT_A, SUBSCRIPTION_A,
+                ("reduce", lambda: reduce_seats.schedule_reduction(repo, CONTRACT_A, SUBSCRIPTION_A,
                                                                    MANAGER_A, 8)),
-                ("cancel reduction", lambda: reduce_seats.cancel_reduction(repo, publisher, CONTRACT_A,
+                ("cancel reduction", lambda: reduce_seats.cancel_reduction(repo, CONTRACT_A,
                                                                            SUBSCRIPTION_A, MANAGER_A)),
             ):
                 try:
@@ -188,7 +165,7 @@ def test_many_writers_on_one_subscription_keep_money_seats_and_history_in_agreem
         first_order_completed.wait(timeout=20)
         calendar.turn(RENEWAL_RUN)
         with calendar.day():
-            renew.renew_contract(CONTRACT_A, parse_instant(RENEWAL_RUN), repo, gateway, publisher)
+            renew.renew_contract(CONTRACT_A, parse_instant(RENEWAL_RUN), repo, gateway)
 
     def reader(_: int) -> None:
         start.wait()
@@ -238,8 +215,14 @@ def test_many_writers_on_one_subscription_keep_money_seats_and_history_in_agreem
     assert sum(e.details["seats_after"] - e.details["seats_before"] for e in added) == \
         sum(o.seats_to_add for o in completed)
     assert [e.type for e in history].count("renewed") == 1
-    seats_added_events = [d for kind, d in publisher.published if kind == "SeatsAdded"]
+    # Domain events are committed with their change: exactly one per change that happened, none for a loser.
+    events = outbox()
+    seats_added_events = [d for kind, d in events if kind == "SeatsAdded"]
     assert Counter(d["order_id"] for d in seats_added_events) == Counter(o.order_id for o in completed)
+    kinds = Counter(kind for kind, _ in events)
+    assert kinds["SeatReductionScheduled"] == outcomes.seen[("reduce", "ok")]
+    assert kinds["SeatReductionCancelled"] == outcomes.seen[("cancel reduction", "ok")]
+    assert kinds["SubscriptionRenewed"] == 1
 
     tried = sum(outcomes.seen.values()) + RENEWERS
     figures.row(

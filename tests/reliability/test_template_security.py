@@ -206,7 +206,18 @@ def dead_letter_target(queue: dict[str, Any]) -> str | None:
     return None
 
 
-DEAD_LETTER_QUEUES = {dead_letter_target(q) for q in QUEUES.values()} - {None}
+def on_failure_queues() -> dict[str, str]:
+    """Queues that event source mappings send the records they give up on to: {queue: function}."""
+    found = {}
+    for function in template.functions().values():
+        for event in function.events.values():
+            target = event.get("Properties", {}).get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            if isinstance(target, dict) and "Fn::GetAtt" in target:
+                found[str(target["Fn::GetAtt"][0])] = function.logical_id
+    return found
+
+
+DEAD_LETTER_QUEUES = ({dead_letter_target(q) for q in QUEUES.values()} | set(on_failure_queues())) - {None}
 
 
 @pytest.mark.parametrize("queue", sorted(QUEUES))
@@ -218,6 +229,9 @@ def test_every_queue_but_a_dead_letter_queue_redrives_to_one_and_every_queue_is_
         sources = [name for name, q in QUEUES.items() if dead_letter_target(q) == queue]
         assert all(props.get("MessageRetentionPeriod", 345600) >=
                    QUEUES[s]["Properties"].get("MessageRetentionPeriod", 345600) for s in sources)
+        if queue in on_failure_queues():  # a stream keeps records 24 h: the queue keeps them longer
+            assert props.get("MessageRetentionPeriod", 345600) > 24 * 3600
+            sources.append(f"{on_failure_queues()[queue]}'s stream (on-failure destination)")
         figures.row(f"{queue}: dead-letter queue of {', '.join(sources)}", 2,
                     "encrypted; keeps messages at least as long as its sources")
         return

@@ -24,14 +24,6 @@ from seats.services.payment_methods import add_payment_method, set_order_payment
 CONTRACT, SUBSCRIPTION, OTHER_SUBSCRIPTION, MANAGER = "110000000001", "sub-acad", "sub-inv", "u-alice"
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        self.events.append((detail_type, detail))
-
-
 class Meanwhile:
     """The sandbox gateway, except that `during_charge` runs once after the money is taken and
     before the answer; and `refund` can be made to fail once, as a crash would."""
@@ -128,7 +120,7 @@ def test_a_decline_settles_the_attempt_so_the_next_submit_is_a_new_charge(repo):
     set_order_payment_method(repo, order.order_id, card.payment_method_id, MANAGER)
 
     with pytest.raises(PaymentDeclined) as declined:
-        submit.submit(repo, bootstrap.payment_gateway(), Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, bootstrap.payment_gateway(), order.order_id, MANAGER)
 
     assert declined.value.extra == {"decline_code": "insufficient_funds"}
     stored = repo.get_order(order.order_id)
@@ -145,7 +137,7 @@ def test_a_draft_without_a_card_cannot_be_submitted(aws, seed_data):
     order = draft(repo)
 
     with pytest.raises(PaymentMethodNotFound):
-        submit.submit(repo, bootstrap.payment_gateway(), Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, bootstrap.payment_gateway(), order.order_id, MANAGER)
 
     assert bootstrap.payment_gateway().list_charges() == []
 
@@ -157,7 +149,7 @@ def test_a_draft_cancelled_while_it_is_being_paid_gets_the_money_back(repo):
     gateway = Meanwhile(lambda: add_seats.cancel_draft(repo, order.order_id, MANAGER))
 
     with pytest.raises(OrderNotDraft):
-        submit.submit(repo, gateway, Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, gateway, order.order_id, MANAGER)
 
     [charge] = bootstrap.payment_gateway().list_charges()
     assert bootstrap.payment_gateway().is_refunded(charge.idempotency_key)
@@ -169,7 +161,7 @@ def test_a_contract_that_stops_being_eligible_while_paid_refunds_and_gives_the_r
     gateway = Meanwhile(lambda: set_status(repo, "past_due"))
 
     with pytest.raises(NotEligible) as refused:
-        submit.submit(repo, gateway, Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, gateway, order.order_id, MANAGER)
 
     assert refused.value.code == "contract_not_active"
     assert kept_charges() == [] and seats(repo) == 10
@@ -182,10 +174,10 @@ def test_a_draft_edited_while_paid_refunds_then_the_next_submit_pays_the_new_ter
     gateway = Meanwhile(lambda: add_seats.update_draft(repo, order.order_id, 5, MANAGER))
 
     with pytest.raises(ConcurrentUpdate):
-        submit.submit(repo, gateway, Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, gateway, order.order_id, MANAGER)
     assert kept_charges() == [] and seats(repo) == 10
 
-    completed = submit.submit(repo, bootstrap.payment_gateway(), Publisher(), order.order_id, MANAGER)
+    completed = submit.submit(repo, bootstrap.payment_gateway(), order.order_id, MANAGER)
 
     [charge] = kept_charges()
     assert (completed.charge_id, charge.amount, completed.seats_after) == (charge.charge_id, completed.total, 15)
@@ -197,40 +189,41 @@ def test_a_refund_cut_short_by_a_crash_is_made_by_the_next_submit(repo):
     gateway = Meanwhile(lambda: add_seats.update_draft(repo, order.order_id, 5, MANAGER), refund_fails=True)
 
     with pytest.raises(RuntimeError):
-        submit.submit(repo, gateway, Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, gateway, order.order_id, MANAGER)
     assert len(kept_charges()) == 1  # the money of the retired attempt is still taken ...
     assert repo.get_order(order.order_id).charge_id == kept_charges()[0].charge_id  # ... and recorded as due
 
-    completed = submit.submit(repo, bootstrap.payment_gateway(), Publisher(), order.order_id, MANAGER)
+    completed = submit.submit(repo, bootstrap.payment_gateway(), order.order_id, MANAGER)
 
     [charge] = kept_charges()
     assert charge.charge_id == completed.charge_id and charge.amount == completed.total
     assert seats(repo) == 15
 
 
-def test_another_subscription_changing_while_paid_does_not_stop_the_order(repo):
+def test_another_subscription_changing_while_paid_does_not_stop_the_order(repo, outbox):
     other = draft(repo, 2, OTHER_SUBSCRIPTION)
     order = draft(repo, 3)
-    publisher = Publisher()
-    gateway = Meanwhile(lambda: submit.submit(repo, bootstrap.payment_gateway(), publisher, other.order_id, MANAGER))
+    gateway = Meanwhile(lambda: submit.submit(repo, bootstrap.payment_gateway(), other.order_id, MANAGER))
 
-    completed = submit.submit(repo, gateway, publisher, order.order_id, MANAGER)
+    completed = submit.submit(repo, gateway, order.order_id, MANAGER)
 
     assert completed.status == "completed"
     assert (seats(repo), seats(repo, OTHER_SUBSCRIPTION)) == (13, 7)
-    assert len(kept_charges()) == 2 and [t for t, _ in publisher.events] == ["SeatsAdded", "SeatsAdded"]
+    assert len(kept_charges()) == 2
+    assert sorted((t, d["order_id"]) for t, d in outbox()) == sorted(
+        [("SeatsAdded", order.order_id), ("SeatsAdded", other.order_id)])
 
 
-def test_a_concurrent_submit_that_recorded_the_same_charge_is_replayed_not_refunded(repo):
+def test_a_concurrent_submit_that_recorded_the_same_charge_is_replayed_not_refunded(repo, outbox):
     order = draft(repo, 3)
-    publisher = Publisher()
-    gateway = Meanwhile(lambda: submit.submit(repo, bootstrap.payment_gateway(), publisher, order.order_id, MANAGER))
+    gateway = Meanwhile(lambda: submit.submit(repo, bootstrap.payment_gateway(), order.order_id, MANAGER))
 
-    replayed = submit.submit(repo, gateway, publisher, order.order_id, MANAGER)
+    replayed = submit.submit(repo, gateway, order.order_id, MANAGER)
 
     [charge] = kept_charges()
     assert (replayed.status, replayed.charge_id) == ("completed", charge.charge_id)
-    assert seats(repo) == 13 and len(publisher.events) == 1
+    assert seats(repo) == 13
+    assert [(t, d["order_id"], d["charge_id"]) for t, d in outbox()] == [("SeatsAdded", order.order_id, charge.charge_id)]
 
 
 def test_a_renewal_that_cancelled_the_draft_while_paid_refunds_the_charge(repo):
@@ -247,6 +240,6 @@ def test_a_renewal_that_cancelled_the_draft_while_paid_refunds_the_charge(repo):
         work.commit()
 
     with pytest.raises(OrderNotDraft):
-        submit.submit(repo, Meanwhile(renewal_cancels_the_draft), Publisher(), order.order_id, MANAGER)
+        submit.submit(repo, Meanwhile(renewal_cancels_the_draft), order.order_id, MANAGER)
 
     assert kept_charges() == [] and seats(repo) == 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from seats.domain.money import Money
 
@@ -55,6 +55,3 @@ class PaymentGateway(Protocol):
 
     def list_charges(self) -> list[Charge]: ...
 
-
-class EventPublisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...

@@ -21,7 +21,6 @@ from seats.domain.errors import (
 )
 from seats.domain.model import Contract, HistoryEvent, PendingReduction, Subscription, new_id
 from seats.services.access import visible_contract
-from seats.services.ports import EventPublisher
 
 # Rules 8b and 9b are about making a reduction; cancelling one only needs rules 1-7.
 _ABOUT_NEW_REDUCTIONS = frozenset({"draft_exists", "single_seat"})
@@ -42,10 +41,12 @@ def _eligible_subscription(repo: Any, contract_id: str, subscription_id: str, ca
     return contract, subscription
 
 
-def _record(repo: Any, contract: Contract, event: HistoryEvent) -> None:
+def _record(repo: Any, contract: Contract, event: HistoryEvent, detail_type: str, detail: dict[str, Any]) -> None:
+    """The contract, its history event and the domain event, in one conditional commit."""
     uow = repo.unit_of_work()
     uow.save_contract(contract)
     uow.add_history(event)
+    uow.add_event(detail_type, detail)
     uow.commit()
 
 
@@ -62,8 +63,7 @@ def _event_detail(contract: Contract, subscription: Subscription, seats_after: i
     }
 
 
-def schedule_reduction(repo: Any, publisher: EventPublisher, contract_id: str, subscription_id: str,
-                       caller_id: str, seats: int, now: datetime | None = None) -> tuple[Contract, Subscription]:
+def schedule_reduction(repo: Any, contract_id: str, subscription_id: str, caller_id: str, seats: int, now: datetime | None = None) -> tuple[Contract, Subscription]:
     """Record (or replace) the seats wanted at renewal: 1 ≤ seats < current seats, ≥ assigned seats."""
     now = now or utc_now()
     contract, subscription = _eligible_subscription(repo, contract_id, subscription_id, caller_id, now)
@@ -78,17 +78,16 @@ def schedule_reduction(repo: Any, publisher: EventPublisher, contract_id: str, s
     if previous is not None:
         details["previous_seats_after"] = previous.seats
     kind = "reduction_changed" if previous is not None else "reduction_scheduled"
-    _record(repo, contract, HistoryEvent(new_id("evt"), contract_id, kind, now, caller_id, subscription_id, details))
-    publisher.publish("SeatReductionScheduled", {
-        **_event_detail(contract, subscription, seats),
-        "previous_seats_after": previous.seats if previous else None,
-        "requested_by": caller_id,
-    })
+    _record(repo, contract, HistoryEvent(new_id("evt"), contract_id, kind, now, caller_id, subscription_id, details),
+            "SeatReductionScheduled", {
+                **_event_detail(contract, subscription, seats),
+                "previous_seats_after": previous.seats if previous else None,
+                "requested_by": caller_id,
+            })
     return contract, subscription
 
 
-def cancel_reduction(repo: Any, publisher: EventPublisher, contract_id: str, subscription_id: str,
-                     caller_id: str, now: datetime | None = None) -> Contract:
+def cancel_reduction(repo: Any, contract_id: str, subscription_id: str, caller_id: str, now: datetime | None = None) -> Contract:
     """Drop the pending reduction: the subscription renews with its current seats."""
     now = now or utc_now()
     contract, subscription = _eligible_subscription(repo, contract_id, subscription_id, caller_id, now,
@@ -100,10 +99,10 @@ def cancel_reduction(repo: Any, publisher: EventPublisher, contract_id: str, sub
     details = {"seats_before": subscription.seats, "cancelled_seats_after": previous.seats,
                "renewal_date": contract.renewal_date.isoformat()}
     _record(repo, contract, HistoryEvent(new_id("evt"), contract_id, "reduction_cancelled", now, caller_id,
-                                         subscription_id, details))
-    publisher.publish("SeatReductionCancelled", {
-        **_event_detail(contract, subscription, subscription.seats),
-        "cancelled_seats_after": previous.seats,
-        "requested_by": caller_id,
-    })
+                                         subscription_id, details),
+            "SeatReductionCancelled", {
+                **_event_detail(contract, subscription, subscription.seats),
+                "cancelled_seats_after": previous.seats,
+                "requested_by": caller_id,
+            })
     return contract

@@ -20,7 +20,7 @@ from seats.domain import renewal
 from seats.domain.errors import ConcurrentUpdate, InvalidPaymentToken, PaymentDeclined, PaymentMethodExpired
 from seats.domain.model import Contract, HistoryEvent, PaymentMethod, new_id
 from seats.domain.money import Money
-from seats.services.ports import EventPublisher, PaymentGateway
+from seats.services.ports import PaymentGateway
 
 SYSTEM = "system"
 WRITE_ATTEMPTS = 3
@@ -54,15 +54,13 @@ class RenewalOutcome:
 class _Run:
     repo: Any
     gateway: PaymentGateway
-    publisher: EventPublisher
     today: date
     outcome: RenewalOutcome
 
 
-def renew_contract(contract_id: str, as_of: datetime, repo: Any, gateway: PaymentGateway,
-                   publisher: EventPublisher) -> RenewalOutcome:
+def renew_contract(contract_id: str, as_of: datetime, repo: Any, gateway: PaymentGateway) -> RenewalOutcome:
     """Renew every period of the contract due on `as_of`'s date; reseller contracts are untouched."""
-    run = _Run(repo, gateway, publisher, as_of.astimezone(UTC).date(), RenewalOutcome(contract_id))
+    run = _Run(repo, gateway, as_of.astimezone(UTC).date(), RenewalOutcome(contract_id))
     contract: Contract | None = repo.get_contract(contract_id)
     run.outcome.status = contract.status if contract else None
     steps = 0
@@ -166,9 +164,9 @@ def _status_change(before: Contract, after: Contract, at: datetime, reason: str)
     return _history(after, "status_changed", at, {"from": before.status, "to": after.status, "reason": reason})
 
 
-def _publish_status(run: _Run, before: Contract, after: Contract, reason: str) -> None:
+def _add_status_event(uow: Any, before: Contract, after: Contract, reason: str) -> None:
     if before.status != after.status:
-        run.publisher.publish("ContractStatusChanged", {
+        uow.add_event("ContractStatusChanged", {
             "contract_id": after.contract_id, "account_id": after.account_id,
             "status_before": before.status, "status_after": after.status, "reason": reason,
             "renewal_date": before.renewal_date.isoformat(),
@@ -198,10 +196,7 @@ def _record_renewal(run: _Run, contract: Contract, charge_id: str | None, card: 
         "currency": order.currency, "term_start": renewed.term_start.isoformat(),
         "renewal_date": renewed.renewal_date.isoformat(),
     }))
-    uow.commit()
-    run.outcome.renewed += 1
-    run.outcome.status = renewed.status
-    run.publisher.publish("SubscriptionRenewed", {
+    uow.add_event("SubscriptionRenewed", {
         "contract_id": renewed.contract_id, "account_id": renewed.account_id, "order_id": order.order_id,
         "charge_id": charge_id, "amount": str(order.total), "currency": order.currency,
         "term_start": renewed.term_start.isoformat(), "renewal_date": renewed.renewal_date.isoformat(),
@@ -210,7 +205,10 @@ def _record_renewal(run: _Run, contract: Contract, charge_id: str | None, card: 
             for before, after in zip(contract.subscriptions, renewed.subscriptions, strict=True)
         ],
     })
-    _publish_status(run, contract, renewed, "renewed")
+    _add_status_event(uow, contract, renewed, "renewed")
+    uow.commit()
+    run.outcome.renewed += 1
+    run.outcome.status = renewed.status
     return renewed
 
 
@@ -227,14 +225,14 @@ def _record_decline(run: _Run, contract: Contract, decline_code: str) -> None:
     status_event = _status_change(contract, declined, now, "renewal_payment_failed")
     if status_event:
         uow.add_history(status_event)
-    uow.commit()
-    run.outcome.declines += 1
-    run.outcome.status = declined.status
-    run.publisher.publish("RenewalPaymentFailed", {
+    uow.add_event("RenewalPaymentFailed", {
         "contract_id": contract.contract_id, "account_id": contract.account_id, **details,
         "status": declined.status,
     })
-    _publish_status(run, contract, declined, "renewal_payment_failed")
+    _add_status_event(uow, contract, declined, "renewal_payment_failed")
+    uow.commit()
+    run.outcome.declines += 1
+    run.outcome.status = declined.status
 
 
 def _lapse(run: _Run, contract: Contract) -> None:
@@ -246,9 +244,9 @@ def _lapse(run: _Run, contract: Contract) -> None:
     uow.save_contract(lapsed)
     uow.add_history(_history(lapsed, "status_changed", utc_now(),
                              {"from": contract.status, "to": lapsed.status, "reason": "not_renewed"}))
+    _add_status_event(uow, contract, lapsed, "not_renewed")
     try:
         uow.commit()
     except ConcurrentUpdate:
         return  # changed meanwhile (another worker): the next run looks again
     run.outcome.status = lapsed.status
-    _publish_status(run, contract, lapsed, "not_renewed")

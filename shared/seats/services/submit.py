@@ -34,7 +34,7 @@ from seats.services.add_seats import (
     require_add_allowed,
     require_seats_in_range,
 )
-from seats.services.ports import Charge, EventPublisher, PaymentGateway
+from seats.services.ports import Charge, PaymentGateway
 
 COMPLETE_ATTEMPTS = 5  # lost races on the contract (other subscriptions' orders) before giving up
 
@@ -47,7 +47,7 @@ def refund_key(charge_id: str) -> str:
     return f"seats:refund:{charge_id}"
 
 
-def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_id: str, caller_id: str,
+def submit(repo: Any, gateway: PaymentGateway, order_id: str, caller_id: str,
            submit_key: str | None = None) -> Order:
     """`submit_key` names the request (a digest of the caller and its Idempotency-Key): the order
     completed by a request with the same name is its answer again, even when that request's first
@@ -59,8 +59,7 @@ def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_
             done = repo.get_order(order_id)
             if submit_key is None or done is None or done.submitted_with != submit_key:
                 raise
-            _publish_added(publisher, done)  # at least once: the first answer may have died before it
-            return done
+            return done  # its SeatsAdded was committed with it
         require_add_allowed(contract, subscription, caller_id, clock.today())
         assert order.seats_to_add is not None
         require_seats_in_range(subscription, order.seats_to_add)
@@ -68,12 +67,12 @@ def submit(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order_
             gateway.refund(order.charge_id, refund_key(order.charge_id))
         _requote_if_expired(repo, order, contract)
         if order.total.amount == 0:  # a few days of a cheap seat can round to nothing: nothing to charge
-            return _complete(repo, gateway, publisher, order, contract, None, caller_id, submit_key)
+            return _complete(repo, gateway, order, contract, None, caller_id, submit_key)
         method = _chargeable_method(order)
         attempt = order.payment_attempt
         charge = _charge(repo, gateway, order, method)
         if charge.amount == order.total and charge.payment_method_ref == method.provider_ref:
-            return _complete(repo, gateway, publisher, order, contract, charge, caller_id, submit_key)
+            return _complete(repo, gateway, order, contract, charge, caller_id, submit_key)
         # This attempt's key was charged before with other terms (the draft changed after a
         # time-out or a crash): give that money back and charge the current terms anew.
         replayed = _release(repo, gateway, order, attempt, charge)
@@ -123,7 +122,7 @@ def _decline(draft: Order, error: PaymentError) -> None:
     draft.last_payment_error = error
 
 
-def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, order: Order, contract: Contract,
+def _complete(repo: Any, gateway: PaymentGateway, order: Order, contract: Contract,
               charge: Charge | None, caller_id: str, submit_key: str | None = None) -> Order:
     attempt = order.payment_attempt
     for _ in range(COMPLETE_ATTEMPTS):
@@ -139,17 +138,14 @@ def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, ord
         work.save_contract(contract)
         work.add_history(HistoryEvent(new_id("evt"), contract.contract_id, "seats_added", now, caller_id,
                                       subscription.subscription_id, _details(order)))
+        work.add_event("SeatsAdded", _seats_added(order))
         try:
             work.commit()
         except ConcurrentUpdate:
             fresh = repo.get_order(order.order_id)
             assert fresh is not None
             if fresh.status == "completed" and fresh.charge_id == order.charge_id:
-                if submit_key is not None and fresh.submitted_with == submit_key:
-                    # Our own write landed but its answer was lost: we still owe the event. (Another
-                    # request's write: that request publishes it.)
-                    _publish_added(publisher, fresh)
-                return fresh
+                return fresh  # our write (its answer lost) or another request's, event and all
             latest = repo.get_contract(fresh.contract_id)
             assert latest is not None
             problem = _not_completable(fresh, latest, charge, attempt, caller_id)
@@ -160,16 +156,15 @@ def _complete(repo: Any, gateway: PaymentGateway, publisher: EventPublisher, ord
                 raise problem from None
             order, contract = fresh, latest
             continue
-        _publish_added(publisher, order)
         return order
     raise ConcurrentUpdate()  # the charge stays under this attempt's key: the next submit completes it
 
 
-def _publish_added(publisher: EventPublisher, order: Order) -> None:
-    publisher.publish("SeatsAdded", {
+def _seats_added(order: Order) -> dict[str, Any]:
+    return {
         **_details(order), "contract_id": order.contract_id, "account_id": order.account_id,
         "subscription_id": order.subscription_id, "product": order.product,
-    })
+    }
 
 
 def _details(order: Order) -> dict[str, Any]:

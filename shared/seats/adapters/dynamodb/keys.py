@@ -9,6 +9,9 @@
 | account        | ACCOUNT#<aid>      | #ACCOUNT               |                                        |                               |                       |
 | payment method | ACCOUNT#<aid>      | PM#<pmid>              |                                        |                               |                       |
 | sandbox charge | SANDBOX#CHARGES    | <idempotency key>      |                                        |                               |                       |
+| outbox event   | OUTBOX#<event_id>  | #EVENT                 |                                        |                               |                       |
+
+Outbox events expire (TTL `expires_at`) a day after they are written; the relay has read them long before.
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ from __future__ import annotations
 import zlib
 
 DUE_SHARDS = 16  # spreads the due index over partitions: 16 × 1000 WCU/RCU of headroom
+
+
+OUTBOX = "OUTBOX#"
+
+
+def outbox_key(event_id: str) -> dict[str, str]:
+    return {"PK": f"{OUTBOX}{event_id}", "SK": "#EVENT"}
 
 
 def contract_key(contract_id: str) -> dict[str, str]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from seats.adapters.dynamodb import attributes, codec, keys
+from seats.clock import iso, utc_now
 from seats.domain.errors import ConcurrentUpdate
-from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod
+from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod, new_id
+
+OUTBOX_TTL_SECONDS = 24 * 3600  # the relay reads the stream within seconds; streams keep records 24 h
 
 _attrs = attributes.to_item
 
@@ -51,6 +55,18 @@ class UnitOfWork:
         """Events of one commit keep the order they were added in (newest first reads them reversed)."""
         self._history_added += 1
         self._put(codec.history_to_item(event, self._history_added), "attribute_not_exists(PK)")
+
+    def add_event(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """A domain event, written by this commit as an outbox item, so that it exists exactly when the
+        change it describes does. EventRelayFunction reads it from the table's stream and puts it
+        on the bus (at least once: `event_id`, in the detail, is what consumers deduplicate on)."""
+        now = utc_now()
+        event_id = new_id("evt")
+        self._put({
+            **keys.outbox_key(event_id), "event_id": event_id, "detail_type": detail_type,
+            "detail": json.dumps({**detail, "event_id": event_id}, default=str),
+            "created_at": iso(now), "expires_at": int(now.timestamp()) + OUTBOX_TTL_SECONDS,
+        }, "attribute_not_exists(PK)")
 
     def add_payment_method(self, payment_method: PaymentMethod) -> None:
         self._put(codec.payment_method_to_item(payment_method), "attribute_not_exists(PK)")

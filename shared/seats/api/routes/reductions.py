@@ -46,7 +46,7 @@ def put_pending_reduction(contract_id: str, subscription_id: str,
                           body: Annotated[ReductionIn, Body()]) -> SubscriptionOut:
     caller = current_caller(router)
     contract, subscription = reduce_seats.schedule_reduction(
-        bootstrap.repository(), bootstrap.publisher(), contract_id, subscription_id, caller.user_id, body.seats,
+        bootstrap.repository(), contract_id, subscription_id, caller.user_id, body.seats,
     )
     metrics.add_metric(name="ReductionsScheduled", unit=MetricUnit.Count, value=1)
     return present.subscription(contract, subscription, caller.user_id, clock.today())
@@ -65,6 +65,6 @@ def put_pending_reduction(contract_id: str, subscription_id: str,
 def delete_pending_reduction(contract_id: str, subscription_id: str) -> Response[None]:
     caller = current_caller(router)
     reduce_seats.cancel_reduction(
-        bootstrap.repository(), bootstrap.publisher(), contract_id, subscription_id, caller.user_id,
+        bootstrap.repository(), contract_id, subscription_id, caller.user_id,
     )
     return Response(status_code=204)

@@ -79,7 +79,7 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 def _first_answer(request: dict[str, str]) -> dict[str, Any]:
     """Submit; a final answer is returned (and kept), anything worth retrying is raised (and not kept)."""
     try:
-        order = submit.submit(bootstrap.repository(), bootstrap.payment_gateway(), bootstrap.publisher(),
+        order = submit.submit(bootstrap.repository(), bootstrap.payment_gateway(),
                               request["order_id"], request["caller"], submit_key=request_digest(request))
     except DomainError as error:
         if error.status >= 500 or isinstance(error, ConcurrentUpdate):
