@@ -115,7 +115,7 @@ def _cold_start_misses(missed: list[tuple[str, dict[str, Any], dict[str, Any]]])
         f"- **Cold start**: {len(missed)} function(s) at {ratios[0]}–{ratios[-1]}× the floor (target "
         f"{TARGET_RATIO}×; peak RSS within {TARGET_RSS_MB} MB unless said). A function does all the floor "
         "does (its first event imports botocore and creates the DynamoDB client), and on top: the imports "
-        "below, a second client where it publishes (EventBridge) or enqueues (SQS), Powertools' request "
+        "below, a second client where it enqueues (SQS) or relays events (EventBridge), Powertools' request "
         "validation built on the first request, and its AWS calls (the floor makes none). Per function, "
         "self time of the modules it imports beyond the floor's (`python -X importtime`):",
     ]
@@ -282,8 +282,8 @@ def _renewal(results: dict[str, Any], details: dict[str, Any], misses: list[str]
             "two calls, each renewal makes " + ", ".join(f"{k} ×{v}" for k, v in extra.items())
             + " (the sandbox gateway keeps its charges in DynamoDB, a read and a conditional put; with Stripe "
             "that is one HTTPS call instead), and the worker parses each message, runs Powertools' batch "
-            "processor and logs a line. One PutEvents per batch (up to 10 entries) instead of one per renewal "
-            "would save most of the EventBridge calls.",
+            "processor and logs a line. Its domain events cost it nothing more: they are outbox items inside "
+            "the renewal's transaction, and EventRelayFunction puts them on the bus from the table's stream.",
             "",
         ]
     for key in ("failed_messages",):
