@@ -35,6 +35,7 @@ from bench.common import (
 
 FLOOR = "floor"
 FLOOR_XRAY = "floor+xray"  # the floor, and the X-Ray SDK that Powertools' Tracer loads when tracing is on
+FLOOR_MODELS = "floor+models"  # the floor, and pydantic's BaseModel (the floor's `import pydantic` loads none of it)
 TARGET_RATIO = 1.3
 TARGET_RSS_MB = 100
 BYTECODE_ROUNDS = 3  # cold starts without .pyc (what a plain `sam build` ships): ~1 s each, so fewer rounds
@@ -62,6 +63,8 @@ if mode.startswith("floor"):
     boto3.client("dynamodb")
     if mode == "floor+xray":
         import aws_xray_sdk.core
+    if mode == "floor+models":
+        from pydantic import BaseModel
     imported = time.perf_counter()
     answer = {}
 else:
@@ -99,8 +102,9 @@ FIX_HINTS = {
                     "at import: give the tracer the X-Ray SDK only when tracing is on",
     "stripe": "import stripe only when SEATS_PAYMENTS=stripe (seats.adapters.payments.factory)",
     "pydantic": "pydantic's model machinery (the floor's `import pydantic` is lazy in pydantic 2 and loads "
-                "none of it) is what request validation needs: only fewer models built at import would save "
-                "some of it",
+                "none of it) is what Powertools' request validation and OpenAPI need: the functions without an "
+                "HTTP API (worker, relay) load none of it and meet the target; an API function cannot drop it "
+                "without dropping Powertools' validation",
     "aws_lambda_powertools": "Powertools modules the floor does not load (OpenAPI params and validation, "
                              "idempotency, batch, parser): load them where they are first used",
     "seats": "the seats package (domain, services, adapters, response schemas): importing a route's "
@@ -279,7 +283,8 @@ def _base_env() -> dict[str, str]:
 def _rounds(server: ColdStartServer, env: dict[str, str], rounds: int, warmup: bool, python: str,
             functions: dict[str, Any], profile: bool) -> dict[str, Any]:
     makers = event_makers()
-    samples: dict[str, list[dict[str, Any]]] = {FLOOR: [], FLOOR_XRAY: [], **{f: [] for f in functions}}
+    samples: dict[str, list[dict[str, Any]]] = {FLOOR: [], FLOOR_XRAY: [], FLOOR_MODELS: [],
+                                                **{f: [] for f in functions}}
     problems: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="seats-bench-") as tmp:
         workdir = Path(tmp)
@@ -287,7 +292,7 @@ def _rounds(server: ColdStartServer, env: dict[str, str], rounds: int, warmup: b
             label = "warm-up round (pyc caches)" if n < 0 else f"round {n + 1}/{rounds}"
             progress(f"cold start {label}")
             samples_this_round = {floor: run_child(floor, "-", "-", {}, env, workdir, python)
-                                  for floor in (FLOOR, FLOOR_XRAY)}
+                                  for floor in (FLOOR, FLOOR_XRAY, FLOOR_MODELS)}
             for logical_id, function in functions.items():
                 if logical_id not in makers:
                     problems[logical_id] = "no event to send (no sample in events/)"
@@ -329,7 +334,8 @@ def _summarize(samples: dict[str, list[dict[str, Any]]], problems: dict[str, str
     floor_ms = median([s["ms"] for s in samples[FLOOR]])
     results: dict[str, dict[str, float]] = {}
     details: dict[str, dict[str, Any]] = {FLOOR: _detail(samples[FLOOR], samples.get(_no_bytecode(FLOOR))),
-                                          FLOOR_XRAY: _detail(samples[FLOOR_XRAY])}
+                                          FLOOR_XRAY: _detail(samples[FLOOR_XRAY]),
+                                          FLOOR_MODELS: _detail(samples[FLOOR_MODELS])}
     for logical_id in functions:
         runs = samples.get(logical_id) or []
         if not runs:

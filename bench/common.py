@@ -158,7 +158,7 @@ class World:
         ddb = self.client("dynamodb")
         for name in template.create_table_requests():
             ddb.delete_table(TableName=name)
-        template.create_tables(ddb)
+        template.create_tables(ddb, streams=False)
 
     def load_demo_seed(self) -> None:
         from infra import seed
@@ -176,7 +176,10 @@ def mocked_world() -> Iterator[World]:
     from seats import bootstrap
 
     with patched_env(FUNCTION_ENV), mock_aws():
-        template.create_tables(boto3.client("dynamodb"))
+        # No table streams in process: moto keeps every stream record inside the table, which its
+        # TransactWriteItems deep-copies whole, so each write would cost more than the last (DynamoDB's
+        # stream costs the writer nothing). The outbox relay is measured by its own cold start.
+        template.create_tables(boto3.client("dynamodb"), streams=False)
         boto3.client("events").create_event_bus(Name=BUS)
         url = boto3.client("sqs").create_queue(QueueName=RENEWAL_QUEUE,
                                                Attributes={"VisibilityTimeout": "720"})["QueueUrl"]

@@ -47,10 +47,11 @@ def resources(kind: str, path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in load(path)["Resources"].items() if r["Type"] == kind}
 
 
-def create_table_requests(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+def create_table_requests(path: Path = TEMPLATE, streams: bool = True) -> dict[str, dict[str, Any]]:
     """CreateTable arguments per table logical id, taken from the template's own properties.
 
     The physical name is the logical id (what TABLE_NAME is set to in tests and locally).
+    `streams=False` leaves the tables' streams out (see `bench.common.mocked_world`).
     """
     requests = {}
     for logical_id, resource in resources("AWS::DynamoDB::Table", path).items():
@@ -65,15 +66,15 @@ def create_table_requests(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if props.get("SSESpecification", {}).get("SSEEnabled"):
             request["SSESpecification"] = {"Enabled": True}
-        if props.get("StreamSpecification"):
+        if streams and props.get("StreamSpecification"):
             request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         requests[logical_id] = {"create": request, "ttl": props.get("TimeToLiveSpecification")}
     return requests
 
 
-def create_tables(dynamodb_client: Any, path: Path = TEMPLATE) -> list[str]:
+def create_tables(dynamodb_client: Any, path: Path = TEMPLATE, streams: bool = True) -> list[str]:
     names = []
-    for logical_id, spec in create_table_requests(path).items():
+    for logical_id, spec in create_table_requests(path, streams).items():
         dynamodb_client.create_table(**spec["create"])
         if spec["ttl"]:
             dynamodb_client.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=spec["ttl"])
@@ -115,6 +116,12 @@ def functions(path: Path = TEMPLATE) -> dict[str, Function]:
             events=props.get("Events", {}),
         )
     return found
+
+
+def event_sources(event_type: str, path: Path = TEMPLATE) -> list[tuple[str, dict[str, Any]]]:
+    """(function logical id, event properties) of every event of one type (`SQS`, `DynamoDB`, ...)."""
+    return [(function.logical_id, event.get("Properties", {})) for function in functions(path).values()
+            for event in function.events.values() if event.get("Type") == event_type]
 
 
 def routes(path: Path = TEMPLATE) -> list[Route]:

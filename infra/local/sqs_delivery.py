@@ -42,16 +42,12 @@ class SqsSource:
 def sqs_sources() -> list[SqsSource]:
     """The SQS event sources of template.yaml (`Queue: !GetAtt <Queue>.Arn`)."""
     found = []
-    for function in template.functions().values():
-        for event in function.events.values():
-            if event.get("Type") != "SQS":
-                continue
-            props = event["Properties"]
-            queue = props["Queue"]
-            logical = queue["Fn::GetAtt"][0] if isinstance(queue, dict) and "Fn::GetAtt" in queue \
-                else str(queue).rsplit(":", 1)[-1]
-            found.append(SqsSource(function.logical_id, logical, int(props.get("BatchSize", 10)),
-                                   "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))
+    for function, props in template.event_sources("SQS"):
+        queue = props["Queue"]
+        logical = queue["Fn::GetAtt"][0] if isinstance(queue, dict) and "Fn::GetAtt" in queue \
+            else str(queue).rsplit(":", 1)[-1]
+        found.append(SqsSource(function, logical, int(props.get("BatchSize", 10)),
+                               "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))
     return found
 
 

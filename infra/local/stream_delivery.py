@@ -42,16 +42,12 @@ class StreamSource:
 def stream_sources() -> list[StreamSource]:
     """The DynamoDB event sources of template.yaml (`Stream: !GetAtt <Table>.StreamArn`)."""
     found = []
-    for function in template.functions().values():
-        for event in function.events.values():
-            if event.get("Type") != "DynamoDB":
-                continue
-            props = event["Properties"]
-            table = props["Stream"]["Fn::GetAtt"][0]
-            patterns = tuple(json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", []))
-            found.append(StreamSource(function.logical_id, table, int(props.get("BatchSize", 100)), patterns,
-                                      "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                                      int(props.get("MaximumRetryAttempts", -1))))
+    for function, props in template.event_sources("DynamoDB"):
+        table = props["Stream"]["Fn::GetAtt"][0]
+        patterns = tuple(json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", []))
+        found.append(StreamSource(function, table, int(props.get("BatchSize", 100)), patterns,
+                                  "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                                  int(props.get("MaximumRetryAttempts", -1))))
     return found
 
 

@@ -59,12 +59,12 @@ class SandboxGateway:
 
     def charge(self, *, customer_ref: str | None, payment_method_ref: str, amount: Money,
                idempotency_key: str, description: str, payment_method_id: str | None = None) -> Charge:
-        existing = self._stored(idempotency_key)
-        if existing is not None:
-            return self._replay(existing)
         card = CARDS.get(payment_method_ref)
         if card is None:
-            raise InvalidPaymentToken("Unknown payment method")
+            existing = self._stored(idempotency_key)
+            if existing is None:
+                raise InvalidPaymentToken("Unknown payment method")
+            return self._replay(existing)
         charge = Charge(
             charge_id="ch_sandbox_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20],
             amount=amount, payment_method_ref=payment_method_ref, idempotency_key=idempotency_key,
@@ -72,7 +72,7 @@ class SandboxGateway:
             status="failed" if card.charge_decline else "succeeded", created_at=utc_now(),
             decline_code=card.charge_decline,
         )
-        if not self._record(charge):  # a concurrent request with the same key got there first
+        if not self._record(charge):  # this key was charged before (a retry, or a concurrent request)
             stored = self._stored(idempotency_key)
             assert stored is not None
             return self._replay(stored)
