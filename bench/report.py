@@ -120,6 +120,15 @@ def _cold_start(results: dict[str, Any], details: dict[str, Any], misses: list[s
     return lines
 
 
+FUNCTION_NOTES = {
+    "SubmitOrderFunction": " Its first event does the most: the idempotency record, contract and caller, the charge, "
+                           "the transaction, the idempotency update; and Powertools' idempotency imports boto3 "
+                           "(with s3transfer), which the other functions skip by building botocore clients.",
+    "RenewalSchedulerFunction": " Its first event is the night's work: 16 index shards queried and an SQS client "
+                                "built; it starts once a day, so this is one cold start a day, not one per user.",
+}
+
+
 def _cold_start_misses(missed: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     ratios = sorted(r["ratio"] for _, r, _ in missed)
     lines = [
@@ -139,7 +148,7 @@ def _cold_start_misses(missed: list[tuple[str, dict[str, Any], dict[str, Any]]])
         rss = f", peak RSS {r['peak_rss_mb']} MB" if r["peak_rss_mb"] > TARGET_RSS_MB else ""
         lines.append(f"  - {name}: {r['ratio']}×{rss} (import {d.get('import_ms')} ms + first event "
                      f"{d.get('first_event_ms')} ms); beyond the floor {_num(profile.get('extra_import_ms', 0))} ms: "
-                     f"{slow or 'not profiled'}.")
+                     f"{slow or 'not profiled'}.{FUNCTION_NOTES.get(name, '')}")
         fixes.update(dict.fromkeys(profile.get("fixes", [])))
     if fixes:
         lines.append("  - What would help: " + " ".join(f"{fix}." for fix in fixes))
