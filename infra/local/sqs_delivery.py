@@ -23,6 +23,7 @@ from infra import template
 from infra.local.aws import LocalAws
 from infra.local.cfn import REGION
 from infra.local.functions import FunctionHost
+from infra.local.loops import BackgroundLoop
 
 log = logging.getLogger("seats-local")
 
@@ -92,32 +93,21 @@ def failed_ids(result: Any, message_ids: set[str]) -> set[str]:
     return failed
 
 
-class QueuePoller:
+class QueuePoller(BackgroundLoop):
+    pause_seconds = POLL_SECONDS
+    pause_after_success = False  # each step long-polls
+
     def __init__(self, aws: LocalAws, host: FunctionHost, source: SqsSource, stopping: threading.Event) -> None:
+        super().__init__(f"seats-local-sqs-{source.function}", stopping)
         self.sqs = aws.client("sqs")
         self.queue_url = aws.queue_urls[source.queue]
         self.queue_arn = aws.attributes[(source.queue, "Arn")]
         self.host = host
         self.source = source
-        self.stopping = stopping
-        self.thread = threading.Thread(target=self._run, name=f"seats-local-sqs-{source.function}", daemon=True)
+        self.what = f"delivering {source.queue} to {source.function}"
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def join(self) -> None:
-        if self.thread.ident is not None:
-            self.thread.join()
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # keep delivering; the error is logged
-                if self.stopping.is_set():
-                    return
-                log.exception("delivering %s to %s failed", self.source.queue, self.source.function)
-                self.stopping.wait(POLL_SECONDS)
+    def step(self) -> None:
+        self.poll_once()
 
     def _receive(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -161,22 +151,20 @@ class QueuePoller:
                  self.source.queue, len(done), len(retry))
 
 
-class EventsCollector:
+class EventsCollector(BackgroundLoop):
+    what = "reading published events"
+    pause_seconds = POLL_SECONDS
+
     def __init__(self, aws: LocalAws, stopping: threading.Event) -> None:
+        super().__init__("seats-local-events", stopping)
         self.sqs = aws.client("sqs")
         self.queue_url = aws.events_queue_url
-        self.stopping = stopping
         self._events: list[dict[str, Any]] = []
         self._seen: set[str] = set()
         self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="seats-local-events", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def join(self) -> None:
-        if self.thread.ident is not None:
-            self.thread.join()
+    def step(self) -> None:
+        self.drain(wait_seconds=0)
 
     def events(self) -> list[dict[str, Any]]:
         self.drain(wait_seconds=0)  # what was published before this call is listed by it
@@ -202,12 +190,3 @@ class EventsCollector:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
                 wait_seconds = 0
 
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.drain(wait_seconds=0)
-            except Exception:  # keep collecting; the error is logged
-                if self.stopping.is_set():
-                    return
-                log.exception("reading published events failed")
-            self.stopping.wait(POLL_SECONDS)

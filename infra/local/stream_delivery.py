@@ -22,6 +22,7 @@ from infra import template
 from infra.local.aws import LocalAws
 from infra.local.cfn import REGION
 from infra.local.functions import FunctionHost
+from infra.local.loops import BackgroundLoop
 
 log = logging.getLogger("seats-local")
 
@@ -142,24 +143,22 @@ def _first_failure(source: StreamSource, batch: list[dict[str, Any]], invoke: Ca
     return next((n for n, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed), 0)
 
 
-class StreamPoller:
+class StreamPoller(BackgroundLoop):
     """The local runtime's event source mapping for one stream source: a thread polls the stream every
     `POLL_SECONDS`; `deliver_pending()` also does it at once (GET /_local/events asks before listing)."""
 
+    pause_seconds = POLL_SECONDS
+
     def __init__(self, aws: LocalAws, host: FunctionHost, source: StreamSource, stopping: threading.Event) -> None:
+        super().__init__(f"seats-local-stream-{source.function}", stopping)
         self.reader = StreamReader(aws.client("dynamodb"), aws.client("dynamodbstreams"), aws.physical[source.table])
         self.host = host
         self.source = source
-        self.stopping = stopping
+        self.what = f"stream delivery to {source.function}"
         self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name=f"seats-local-stream-{source.function}", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def join(self) -> None:
-        if self.thread.ident is not None:
-            self.thread.join()
+    def step(self) -> None:
+        self.deliver_pending()
 
     def deliver_pending(self) -> int:
         """Deliver every record written so far; returns how many the stream held."""
@@ -173,12 +172,3 @@ class StreamPoller:
                 log.info("%s: %d stream record(s), %d given up on", self.source.function, len(records), len(given_up))
             return len(records)
 
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.deliver_pending()
-            except Exception:
-                if self.stopping.is_set():
-                    return
-                log.exception("stream delivery to %s failed; polling again", self.source.function)
-            self.stopping.wait(POLL_SECONDS)
