@@ -10,10 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from functions.event_relay.app import lambda_handler as relay
 from seats import bootstrap
-from seats.adapters.events import EventBridgePublisher
 from seats.domain.errors import ConcurrentUpdate
 from seats.observability import logger
 from seats.services import reduce_seats
@@ -78,29 +78,69 @@ def test_records_that_are_not_new_outbox_items_are_let_through_untouched(seeded,
     assert domain_events() == []
 
 
+def _outbox_record(event_id: str, sequence: str) -> dict[str, Any]:
+    record = _record("INSERT", f"OUTBOX#{event_id}", sequence)
+    record["dynamodb"]["NewImage"]["event_id"]["S"] = event_id
+    return record
+
+
+class PartlyRefusing:
+    """The events client, except that EventBridge refuses the entries of the events named, once each
+    (as PutEvents does under throttling: the call succeeds, some entries carry an ErrorCode)."""
+
+    def __init__(self, client: Any, refuse: set[str]) -> None:
+        self.client, self.refuse, self.calls = client, refuse, []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(len(Entries))
+        answers, taken = [], []
+        for entry in Entries:
+            event_id = json.loads(entry["Detail"]).get("event_id")
+            if event_id in self.refuse:
+                self.refuse.discard(event_id)
+                answers.append({"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"})
+            else:
+                answers.append(None)
+                taken.append(entry)
+        put = iter(self.client.put_events(Entries=taken)["Entries"] if taken else [])
+        entries = [answer or next(put) for answer in answers]
+        return {"FailedEntryCount": sum(1 for e in entries if "ErrorCode" in e), "Entries": entries}
+
+
+def _detail_of(record: dict[str, Any], event_id: str) -> None:
+    record["dynamodb"]["NewImage"]["detail"]["S"] = json.dumps({"event_id": event_id})
+
+
 def test_an_event_the_bus_refuses_is_reported_alone_and_delivered_on_the_retry(seeded, domain_events, monkeypatch,
                                                                                  capsys):
-    refused = {"evt_first"}
-    publish = EventBridgePublisher.publish
-
-    def flaky(self: EventBridgePublisher, event: Any) -> None:
-        if event.event_id in refused:
-            refused.discard(event.event_id)
-            raise RuntimeError("EventBridge refused it")
-        publish(self, event)
-
-    monkeypatch.setattr(EventBridgePublisher, "publish", flaky)
+    records = [_outbox_record(f"evt_{n}", str(10 + n)) for n in range(12)]
+    for n, record in enumerate(records):
+        _detail_of(record, f"evt_{n}")
+    events = PartlyRefusing(bootstrap.aws_client("events"), refuse={"evt_3", "evt_11"})
+    monkeypatch.setattr(bootstrap.publisher(), "client", events)
     log = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", log)
-    first, second = _record("INSERT", "OUTBOX#evt_first", "10"), _record("INSERT", "OUTBOX#evt_second", "11")
-    first["dynamodb"]["NewImage"]["event_id"]["S"] = "evt_first"
-    second["dynamodb"]["NewImage"]["event_id"]["S"] = "evt_second"
 
-    assert relay({"Records": [first, second]}, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "10"}]}
-    assert relay({"Records": [first]}, LambdaContext()) == {"batchItemFailures": []}  # as the mapping retries
-    assert len(domain_events()) == 2
-    assert "Event not relayed; the stream will deliver it again" in log.getvalue()
-    assert '"EventsNotRelayed"' in capsys.readouterr().out
+    assert relay({"Records": records}, LambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "13"}, {"itemIdentifier": "21"}]}
+    assert events.calls == [10, 2]  # ten entries per PutEvents
+    assert relay({"Records": [records[3], records[11]]}, LambdaContext()) == {"batchItemFailures": []}
+    assert sorted(e["detail"]["event_id"] for e in domain_events()) == sorted(f"evt_{n}" for n in range(12))
+    assert log.getvalue().count("Event not relayed; the stream will deliver it again") == 2
+    assert "ThrottlingException: Rate exceeded" in log.getvalue()
+    assert '"EventsNotRelayed":[2.0]' in capsys.readouterr().out.replace(" ", "")
+
+
+def test_a_put_that_fails_whole_fails_the_invocation_so_the_whole_batch_is_retried(seeded, monkeypatch):
+    class Down:
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            raise ConnectionError("EventBridge does not answer")
+
+    monkeypatch.setattr(bootstrap.publisher(), "client", Down())
+    records = [_outbox_record("evt_a", "1"), _outbox_record("evt_b", "2")]
+
+    with pytest.raises(BatchProcessingError, match="All records failed processing"):
+        relay({"Records": records}, LambdaContext())
 
 
 def test_the_relay_gets_only_what_it_needs_and_the_services_cannot_put_events():

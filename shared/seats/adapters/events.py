@@ -6,11 +6,15 @@ change (`UnitOfWork.add_event`), and EventRelayFunction, fed by the table's stre
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 SOURCE = "seats"
+ENTRIES_PER_CALL = 10  # PutEvents' maximum
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,21 @@ class EventBridgePublisher:
         self.client = client
         self.bus_name = bus_name
 
-    def publish(self, event: OutboxEvent) -> None:
-        """One event; its time is the commit's, not the relay's."""
-        answer = self.client.put_events(Entries=[{
-            "Source": SOURCE, "DetailType": event.detail_type, "EventBusName": self.bus_name,
-            "Detail": event.detail, "Time": event.created_at,
-        }])
-        if answer.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused {event.detail_type} {event.event_id}: {answer['Entries']}")
+    def publish(self, events: list[OutboxEvent]) -> dict[str, str]:
+        """Put the events on the bus, ten per PutEvents call, each with its commit's time. Returns the
+        ones not put, {event_id: why}: entries EventBridge refused, and every entry of a call that failed."""
+        refused: dict[str, str] = {}
+        for start in range(0, len(events), ENTRIES_PER_CALL):
+            chunk = events[start:start + ENTRIES_PER_CALL]
+            try:
+                answer = self.client.put_events(Entries=[{
+                    "Source": SOURCE, "DetailType": e.detail_type, "EventBusName": self.bus_name,
+                    "Detail": e.detail, "Time": e.created_at,
+                } for e in chunk])
+            except Exception as error:  # noqa: BLE001 - the caller reports these events failed, to be retried
+                refused.update({e.event_id: f"{type(error).__name__}: {error}" for e in chunk})
+                continue
+            for event, entry in zip(chunk, answer.get("Entries", []), strict=False):
+                if entry.get("ErrorCode"):
+                    refused[event.event_id] = f"{entry['ErrorCode']}: {entry.get('ErrorMessage', '')}"
+        return refused
