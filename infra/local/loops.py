@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 log = logging.getLogger("seats-local")
 
 
-class BackgroundLoop:
+class BackgroundLoop(ABC):
     """Calls `step()` until `stopping` is set, pausing `pause_seconds` after each step (or only after a
     failed one, when `pause_after_success` is off: a step that long-polls waits by itself). A failure is
     logged as `what` and the loop goes on; `join()` waits for the step in progress to finish."""
@@ -21,8 +22,9 @@ class BackgroundLoop:
         self.stopping = stopping
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
+    @abstractmethod
     def step(self) -> None:
-        raise NotImplementedError
+        """One round of work (deliver a batch, drain a queue)."""
 
     def start(self) -> None:
         self.thread.start()
