@@ -102,9 +102,9 @@ FIX_HINTS = {
                     "at import: give the tracer the X-Ray SDK only when tracing is on",
     "stripe": "import stripe only when SEATS_PAYMENTS=stripe (seats.adapters.payments.factory)",
     "pydantic": "pydantic's model machinery (the floor's `import pydantic` is lazy in pydantic 2 and loads "
-                "none of it) is what Powertools' request validation and OpenAPI need: the functions without an "
-                "HTTP API (worker, relay) load none of it and meet the target; an API function cannot drop it "
-                "without dropping Powertools' validation",
+                "none of it) is what Powertools' request validation and OpenAPI need (and its parser, in the "
+                "scheduler): the worker and the relay build no model, load none of it and meet the target; an "
+                "API function cannot drop it without dropping Powertools' validation",
     "aws_lambda_powertools": "Powertools modules the floor does not load (OpenAPI params and validation, "
                              "idempotency, batch, parser): load them where they are first used",
     "seats": "the seats package (domain, services, adapters, response schemas): importing a route's "
