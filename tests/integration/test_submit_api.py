@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -527,3 +528,33 @@ def _no_leaked_threads() -> Iterator[None]:
     before = threading.active_count()
     yield
     assert threading.active_count() <= before
+
+
+def test_two_first_submits_at_once_find_the_idempotency_store_configured(seeded, patch, atomic_aws):
+    """Powertools marks a store configured before it has compiled the key's JMESPath: a second request
+    in that window used to answer 503. The store is configured once, under a lock, before either uses it."""
+    import jmespath
+
+    submit_route._store.cache_clear()
+    compile_ = jmespath.compile
+
+    def slow_compile(expression: str, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)  # the window, made wide
+        return compile_(expression, *args, **kwargs)
+
+    patch.setattr(jmespath, "compile", slow_compile)
+    draft = new_draft(3)
+    answers: list[tuple[int, str]] = []
+
+    def submit_with(key: str) -> None:
+        status, body, _ = submit(draft["order_id"], key)
+        answers.append((status, body.get("code", "ok") if status != 200 else "ok"))
+
+    threads = [threading.Thread(target=submit_with, args=(key,)) for key in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(answers) == 2 and all(status != 503 for status, _ in answers), answers
+    assert sorted(code for _, code in answers)[-1] == "ok" and seats_of() == 13

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -67,9 +68,18 @@ def _store(client: Any, table_name: str) -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
 
 
+_configuring = threading.Lock()
+
+
 def idempotency_store() -> DynamoDBPersistenceLayer:
-    """Built on first use with the process's DynamoDB client (same endpoint as everything else)."""
-    return _store(bootstrap.aws_client("dynamodb"), get_settings().idempotency_table_name)
+    """Built on first use with the process's DynamoDB client (same endpoint as everything else), and
+    configured here, once, under a lock: Powertools' `configure()` marks a store configured before it has
+    set the key's JMESPath, so a second thread using the store in that window would fail (503)."""
+    with _configuring:
+        store = _store(bootstrap.aws_client("dynamodb"), get_settings().idempotency_table_name)
+        if not store.configured:
+            store.configure(idempotency_config(), key_prefix=KEY_PREFIX)
+    return store
 
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
