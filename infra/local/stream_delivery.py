@@ -136,7 +136,9 @@ def _first_failure(source: StreamSource, batch: list[dict[str, Any]], invoke: Ca
     except Exception:
         log.exception("%s failed a batch of %d stream record(s)", source.function, len(batch))
         return 0
-    failures = (answer or {}).get("batchItemFailures") or [] if source.reports_batch_item_failures else []
+    if not source.reports_batch_item_failures or not isinstance(answer, dict):
+        return None
+    failures = answer.get("batchItemFailures") or []
     if not failures:
         return None
     failed = {f["itemIdentifier"] for f in failures}

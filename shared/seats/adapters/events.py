@@ -6,15 +6,12 @@ change (`UnitOfWork.add_event`), and EventRelayFunction, fed by the table's stre
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 SOURCE = "seats"
 ENTRIES_PER_CALL = 10  # PutEvents' maximum
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
