@@ -13,7 +13,7 @@ function the template routes it to, and its `operationId` is the template's even
 - no body for a 204.
 
 Problem codes are the routes' to declare (`responses=` on each route); `--report` lists the codes
-of SPEC §4-§5 that an operation can answer but does not document.
+an operation can answer (EXPECTED_PROBLEMS, after docs/api.md, Error codes) but does not document.
 
     python -m infra.openapi --write    # writes openapi.json at the repository root
     python -m infra.openapi --check    # exits 1 when openapi.json differs from the code
@@ -31,6 +31,7 @@ from importlib import metadata
 from typing import Any
 
 from infra import template
+from seats.domain.codes import ADD_SEATS_CONFLICTS, REDUCE_SEATS_CONFLICTS, ErrorCode
 
 DOCUMENT = template.ROOT / "openapi.json"
 TITLE = "seats"
@@ -65,58 +66,59 @@ GATEWAY_UNAUTHORIZED = {
 }
 UNAUTHORIZED_DESCRIPTION = "Missing or invalid bearer token (answered by the API Gateway JWT authorizer)"
 
-_ELIGIBILITY = ("contract_not_active", "not_purchased_online", "not_auto_renewing", "region_not_supported",
-                "maintenance_plan", "renewal_due")
-_ADD_ELIGIBILITY = (*_ELIGIBILITY, "reduction_pending", "seat_limit_reached")
-_REDUCE_ELIGIBILITY = (*_ELIGIBILITY, "draft_exists", "single_seat")
-
-# The problem codes each operation can answer (SPEC §4 and §5), by operationId; 401 and 422
-# validation_error are added to every operation by `build`.
-SPEC_PROBLEMS: dict[str, dict[int, tuple[str, ...]]] = {
+# The problem codes each operation can answer (docs/api.md, Error codes), by operationId; 401 and 422
+# validation_error are added to every operation by `build`. `--report` and the tests hold the routes'
+# `responses=` to this table.
+EXPECTED_PROBLEMS: dict[str, dict[int, tuple[ErrorCode, ...]]] = {
     "ListContracts": {},
-    "GetContract": {404: ("contract_not_found",)},
-    "ListOrders": {404: ("contract_not_found",)},
-    "ListHistory": {404: ("contract_not_found",)},
-    "GetOrder": {404: ("order_not_found",)},
+    "GetContract": {404: (ErrorCode.CONTRACT_NOT_FOUND,)},
+    "ListOrders": {404: (ErrorCode.CONTRACT_NOT_FOUND,)},
+    "ListHistory": {404: (ErrorCode.CONTRACT_NOT_FOUND,)},
+    "GetOrder": {404: (ErrorCode.ORDER_NOT_FOUND,)},
     "CreateSeatOrder": {
-        403: ("not_contract_manager",), 404: ("contract_not_found", "subscription_not_found"),
-        409: (*_ADD_ELIGIBILITY, "draft_exists", "concurrent_update"), 422: ("seat_limit_exceeded",),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND),
+        409: (*ADD_SEATS_CONFLICTS, ErrorCode.DRAFT_EXISTS, ErrorCode.CONCURRENT_UPDATE),
+        422: (ErrorCode.SEAT_LIMIT_EXCEEDED,),
     },
     "UpdateOrder": {
-        403: ("not_contract_manager",), 404: ("order_not_found",),
-        409: (*_ADD_ELIGIBILITY, "order_not_draft", "concurrent_update"), 422: ("seat_limit_exceeded",),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.ORDER_NOT_FOUND,),
+        409: (*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE),
+        422: (ErrorCode.SEAT_LIMIT_EXCEEDED,),
     },
     "CancelOrder": {
-        403: ("not_contract_manager",), 404: ("order_not_found",), 409: ("order_not_draft", "concurrent_update"),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.ORDER_NOT_FOUND,),
+        409: (ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE),
     },
     "SetPendingReduction": {
-        403: ("not_contract_manager",), 404: ("contract_not_found", "subscription_not_found"),
-        409: (*_REDUCE_ELIGIBILITY, "below_assigned_seats", "concurrent_update"), 422: ("invalid_reduction",),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND),
+        409: (*REDUCE_SEATS_CONFLICTS, ErrorCode.BELOW_ASSIGNED_SEATS, ErrorCode.CONCURRENT_UPDATE),
+        422: (ErrorCode.INVALID_REDUCTION,),
     },
     "CancelPendingReduction": {
-        403: ("not_contract_manager",),
-        404: ("contract_not_found", "subscription_not_found", "no_pending_reduction"),
-        409: ("concurrent_update",),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,),
+        404: (ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND, ErrorCode.NO_PENDING_REDUCTION),
+        409: (ErrorCode.CONCURRENT_UPDATE,),
     },
-    "ListPaymentMethods": {404: ("account_not_found",)},
+    "ListPaymentMethods": {404: (ErrorCode.ACCOUNT_NOT_FOUND,)},
     "AddPaymentMethod": {
-        402: ("payment_declined",), 403: ("not_contract_manager",), 404: ("account_not_found",),
-        422: ("invalid_payment_token",), 503: ("payment_provider_unavailable",),
+        402: (ErrorCode.PAYMENT_DECLINED,), 403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.ACCOUNT_NOT_FOUND,),
+        422: (ErrorCode.INVALID_PAYMENT_TOKEN,), 503: (ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE,),
     },
     "SetOrderPaymentMethod": {
-        403: ("not_contract_manager",), 404: ("order_not_found", "payment_method_not_found"),
-        409: ("order_not_draft", "concurrent_update"),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.ORDER_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND),
+        409: (ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE),
     },
     "SetContractPaymentMethod": {
-        403: ("not_contract_manager",), 404: ("contract_not_found", "payment_method_not_found"),
-        409: ("concurrent_update",),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,),
+        404: (ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND),
+        409: (ErrorCode.CONCURRENT_UPDATE,),
     },
     "SubmitOrder": {
-        400: ("idempotency_key_required",), 402: ("payment_declined",), 403: ("not_contract_manager",),
-        404: ("order_not_found",),
-        409: (*_ADD_ELIGIBILITY, "quote_expired", "payment_method_expired", "request_in_progress",
-              "order_not_draft", "concurrent_update"),
-        422: ("idempotency_key_reused",), 503: ("payment_provider_unavailable",),
+        400: (ErrorCode.IDEMPOTENCY_KEY_REQUIRED,), 402: (ErrorCode.PAYMENT_DECLINED,),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.ORDER_NOT_FOUND,),
+        409: (*ADD_SEATS_CONFLICTS, ErrorCode.QUOTE_EXPIRED, ErrorCode.PAYMENT_METHOD_EXPIRED,
+              ErrorCode.REQUEST_IN_PROGRESS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE),
+        422: (ErrorCode.IDEMPOTENCY_KEY_REUSED,), 503: (ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE,),
     },
 }
 
@@ -194,20 +196,24 @@ def _problem_content(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def _document_unauthorized(responses: dict[str, Any]) -> None:
+    """The gateway's 401; and the function's own problem+json `unauthorized` where the route declares it
+    (a function reached without a verified identity, as the local runtime or a direct invoke can)."""
     declared = responses.get("401", {})
     content = {"application/json": {"schema": {"$ref": SCHEMAS + "GatewayUnauthorized"}}}
+    description = UNAUTHORIZED_DESCRIPTION
     if PROBLEM_JSON in declared.get("content", {}):
         content[PROBLEM_JSON] = declared["content"][PROBLEM_JSON]
-    responses["401"] = {"description": UNAUTHORIZED_DESCRIPTION, "content": content}
+        description += f"; problem+json {ErrorCode.UNAUTHORIZED} when the function finds no verified identity"
+    responses["401"] = {"description": description, "content": content}
 
 
 def _document_validation_error(responses: dict[str, Any]) -> None:
     declared = responses.get("422", {})
     description = declared.get("description", "")
     if description in ("", POWERTOOLS_VALIDATION_DESCRIPTION):
-        description = "validation_error"
-    elif "validation_error" not in _codes_in(description):
-        description = f"validation_error | {description}"
+        description = str(ErrorCode.VALIDATION_ERROR)
+    elif ErrorCode.VALIDATION_ERROR not in _codes_in(description):
+        description = f"{ErrorCode.VALIDATION_ERROR} | {description}"
     responses["422"] = {"description": description, "content": _problem_content(declared)}
 
 
@@ -215,7 +221,7 @@ def _document_payload_too_large(responses: dict[str, Any]) -> None:
     from seats.api.resolver import MAX_BODY_BYTES
 
     responses.setdefault("413", {
-        "description": f"payload_too_large: the body is over {MAX_BODY_BYTES} bytes",
+        "description": f"{ErrorCode.PAYLOAD_TOO_LARGE}: the body is over {MAX_BODY_BYTES} bytes",
         "content": {PROBLEM_JSON: {"schema": {"$ref": SCHEMAS + "Problem"}}},
     })
 
@@ -225,11 +231,11 @@ def _document_unavailable(responses: dict[str, Any]) -> None:
     declared = responses.get("503")
     if declared is None:
         responses["503"] = {
-            "description": "service_unavailable: a dependency did not answer; retry",
+            "description": f"{ErrorCode.SERVICE_UNAVAILABLE}: a dependency did not answer; retry",
             "content": {PROBLEM_JSON: {"schema": {"$ref": SCHEMAS + "Problem"}}},
         }
-    elif "service_unavailable" not in _codes_in(declared.get("description", "")):
-        declared["description"] = f"{declared.get('description', '')} | service_unavailable".lstrip(" |")
+    elif ErrorCode.SERVICE_UNAVAILABLE not in _codes_in(declared.get("description", "")):
+        declared["description"] = f"{declared.get('description', '')} | {ErrorCode.SERVICE_UNAVAILABLE}".lstrip(" |")
 
 
 def _prune_unreferenced(document: dict[str, Any], names: tuple[str, ...]) -> None:
@@ -331,12 +337,12 @@ def documented_codes(operation: dict[str, Any]) -> dict[int, set[str]]:
 
 
 def missing_problem_codes(document: dict[str, Any]) -> dict[str, dict[int, list[str]]]:
-    """operationId -> {status: [codes of SPEC_PROBLEMS the operation does not document]}."""
+    """operationId -> {status: [codes of EXPECTED_PROBLEMS the operation does not document]}."""
     missing: dict[str, dict[int, list[str]]] = {}
     for operation in operations(document).values():
-        expected = SPEC_PROBLEMS.get(operation.get("operationId", ""), {})
+        expected = EXPECTED_PROBLEMS.get(operation.get("operationId", ""), {})
         documented = documented_codes(operation)
-        gaps = {status: [c for c in codes if c not in documented.get(status, set())]
+        gaps = {status: [c.value for c in codes if c not in documented.get(status, set())]
                 for status, codes in expected.items()}
         gaps = {status: codes for status, codes in gaps.items() if codes}
         if gaps:

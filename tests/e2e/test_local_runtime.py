@@ -31,14 +31,15 @@ from infra.local.gateway import ApiGateway, api_route
 from infra.local.lambda_endpoint import LambdaEndpoint
 from infra.local.serving import Request
 from infra.local.sqs_delivery import QueuePoller, SqsSource
+from seats.domain.codes import ELIGIBILITY_CONFLICTS, ErrorCode
 from tests.conftest import BASE_SEED, NOW, ROOT
 from tests.e2e.conftest import RunningStack, http, seats_local
 
 pytestmark = pytest.mark.e2e
 
+# Every eligibility reason but those of a contract's state in flight (reduction_pending, draft_exists).
 ELIGIBILITY_REASONS = {
-    "not_contract_manager", "contract_not_active", "not_purchased_online", "not_auto_renewing",
-    "region_not_supported", "maintenance_plan", "renewal_due", "seat_limit_reached", "single_seat",
+    ErrorCode.NOT_CONTRACT_MANAGER, *ELIGIBILITY_CONFLICTS, ErrorCode.SEAT_LIMIT_REACHED, ErrorCode.SINGLE_SEAT,
 }
 
 

@@ -4,6 +4,7 @@ what the handlers answer; and its offline Swagger UI pages."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from referencing.jsonschema import DRAFT202012
 
 from infra import openapi, template
 from infra.local import docs
+from seats.domain.codes import ADD_SEATS_CONFLICTS, REDUCE_SEATS_CONFLICTS, ErrorCode
+from seats.domain.errors import DomainError
 from tests.conftest import http_event, invoke
 
 DOCUMENT_URI = "urn:seats:openapi"
@@ -94,16 +97,65 @@ def test_every_operation_documents_the_gateway_401_and_problem_json_4xx_answers(
         assert "application/json" not in validation["content"], key
         problems = [s for s, r in responses.items()
                     if s.startswith("4") and s not in ("401", "422") and openapi.PROBLEM_JSON in r.get("content", {})]
-        if openapi.SPEC_PROBLEMS.get(operation["operationId"]):
+        if openapi.EXPECTED_PROBLEMS.get(operation["operationId"]):
             assert problems, f"{key}: no problem+json 4xx besides 401 and 422"
 
 
-def test_every_operation_documents_the_problem_codes_the_spec_gives_it(document):
-    assert set(openapi.SPEC_PROBLEMS) == {event for _, event in openapi.route_owners().values()}
+def test_every_operation_documents_the_problem_codes_it_can_answer(document):
+    assert set(openapi.EXPECTED_PROBLEMS) == {event for _, event in openapi.route_owners().values()}
     missing = openapi.missing_problem_codes(document)
     report = "\n".join(f"{op} {status}: {', '.join(codes)}"
                        for op, gaps in sorted(missing.items()) for status, codes in sorted(gaps.items()))
     assert missing == {}, f"problem codes not documented (add them to the route's responses=):\n{report}"
+
+
+def _domain_error_classes(root: type[DomainError] = DomainError) -> list[type[DomainError]]:
+    """Every subclass of DomainError, at any depth (their modules imported first)."""
+    import seats.api.idempotency
+    import seats.api.identity
+    import seats.services.read  # noqa: F401
+
+    found = []
+    for subclass in root.__subclasses__():
+        found += [subclass, *_domain_error_classes(subclass)]
+    return found
+
+
+def _raised_codes() -> set[str]:
+    """The codes a domain error can carry: each class's own, and every reason of NotEligible."""
+    codes: set[str] = {*ADD_SEATS_CONFLICTS, *REDUCE_SEATS_CONFLICTS}
+    codes |= {cls.code for cls in _domain_error_classes() if hasattr(cls, "code")}
+    return codes
+
+
+def _codes_in_document(document: dict[str, Any]) -> set[str]:
+    """The problem codes of every error answer (4xx, 5xx) of every operation, as `--report` finds them."""
+    return {code for operation in openapi.operations(document).values()
+            for status, codes in openapi.documented_codes(operation).items() if status >= 400 for code in codes}
+
+
+def _error_codes_named_in_document(document: dict[str, Any]) -> set[str]:
+    """The ErrorCode values named, as words, by error answers: also those without an underscore."""
+    descriptions = " ".join(response.get("description", "") for operation in openapi.operations(document).values()
+                            for status, response in operation["responses"].items() if status[:1] in ("4", "5"))
+    words = set(re.findall(r"[a-z][a-z0-9_]*", descriptions))
+    return {code.value for code in ErrorCode if code in words} | _codes_in_document(document)
+
+
+def test_every_code_the_document_names_is_an_error_code(document):
+    codes = _codes_in_document(document)
+    assert {"contract_not_found", "validation_error", "payment_declined"} <= codes, "codes not found"
+    assert codes - {code.value for code in ErrorCode} == set(), \
+        "codes in openapi.json that seats.domain.codes.ErrorCode does not list"
+
+
+def test_every_code_a_domain_error_carries_is_an_error_code_documented_by_an_operation(document):
+    raised = _raised_codes()
+    assert {"not_contract_manager", "unauthorized", "service_unavailable", "renewal_due"} <= raised, \
+        "domain errors not found"
+    assert raised - {code.value for code in ErrorCode} == set(), "domain errors with a code ErrorCode lacks"
+    assert raised - _error_codes_named_in_document(document) == set(), \
+        "codes a domain error carries that no operation of openapi.json documents"
 
 
 def test_the_gateway_unauthorized_schema_accepts_what_the_gateway_answers(document):

@@ -10,6 +10,7 @@ import pytest
 
 from infra import seed as seed_loader
 from seats import bootstrap
+from seats.domain.codes import ADD_SEATS_CONFLICTS, ErrorCode
 from tests.conftest import EVENTS, http_event, invoke
 from tests.integration.add_seats_support import (
     CONTRACT,
@@ -128,6 +129,11 @@ INELIGIBLE: dict[str, Change] = {
     "renewal_due": lambda a, c, s: c.update(term_start="2025-11-29", renewal_date="2026-11-29"),
     "seat_limit_reached": lambda a, c, s: s.update(seats=10_000),
 }
+
+
+def test_every_reason_that_refuses_adding_seats_has_a_case():
+    # reduction_pending needs a reduction first: test_a_pending_reduction_blocks_adding_seats
+    assert set(INELIGIBLE) == set(ADD_SEATS_CONFLICTS) - {ErrorCode.REDUCTION_PENDING}
 
 
 @pytest.mark.parametrize("reason", sorted(INELIGIBLE))

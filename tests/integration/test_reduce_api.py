@@ -12,6 +12,7 @@ from functions.list_contracts.app import lambda_handler as list_contracts
 from infra import seed as seed_loader
 from seats import bootstrap
 from seats.adapters.dynamodb.repository import Repository
+from seats.domain.codes import REDUCE_SEATS_CONFLICTS, ErrorCode
 from tests.conftest import http_event, invoke
 
 CONTRACT = "110000000001"
@@ -155,6 +156,11 @@ INELIGIBLE = [
     ("renewal_due", lambda s: acme_contract(s).update(term_start="2025-11-29", renewal_date="2026-11-29")),
     ("single_seat", lambda s: acme_contract(s)["subscriptions"][0].update(seats=1, assigned_seats=0)),
 ]
+
+
+def test_every_reason_that_refuses_a_reduction_has_a_case_in_rule_order():
+    # draft_exists needs an open draft first: test_an_open_add_seats_draft_blocks_a_reduction
+    assert [reason for reason, _ in INELIGIBLE] == [c for c in REDUCE_SEATS_CONFLICTS if c != ErrorCode.DRAFT_EXISTS]
 
 
 @pytest.mark.parametrize(("reason", "change"), INELIGIBLE, ids=[r for r, _ in INELIGIBLE])

@@ -17,6 +17,7 @@ from functions.submit_order.app import lambda_handler as submit_order
 from infra import seed as seed_loader
 from seats import bootstrap
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
+from seats.api import idempotency
 from seats.api.routes import submit as submit_route
 from seats.domain.errors import DomainError
 from tests.conftest import EVENTS, LambdaContext, invoke
@@ -218,9 +219,9 @@ def test_a_key_of_255_characters_is_accepted(seeded):
 
 def hold_in_progress(order_id: str, key: str, remaining_ms: int) -> None:
     """The record a first request leaves while it runs (or after its Lambda died mid-way)."""
-    store = submit_route.idempotency_store()
-    store.configure(submit_route.idempotency_config(), key_prefix=submit_route.KEY_PREFIX)
-    store.save_inprogress(data=submit_route.idempotent_request(MANAGER, key, order_id),
+    store = idempotency.idempotency_store()
+    store.configure(idempotency.idempotency_config(), key_prefix=idempotency.KEY_PREFIX)
+    store.save_inprogress(data=idempotency.idempotent_request(MANAGER, key, order_id),
                           remaining_time_in_millis=remaining_ms)
 
 
@@ -535,7 +536,7 @@ def test_two_first_submits_at_once_find_the_idempotency_store_configured(seeded,
     in that window used to answer 503. The store is configured once, under a lock, before either uses it."""
     import jmespath
 
-    submit_route._store.cache_clear()
+    idempotency._store.cache_clear()
     compile_ = jmespath.compile
 
     def slow_compile(expression: str, *args: Any, **kwargs: Any) -> Any:

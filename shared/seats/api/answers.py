@@ -1,20 +1,22 @@
-"""A route's OpenAPI answers: its success, and each error status with the problem codes it can carry."""
+"""A route's OpenAPI answers: its success, and each error status with the problem codes it can carry.
+
+Codes are ErrorCode members (docs/api.md, Error codes); the eligibility conflicts are the shared tuples
+of seats.domain.codes, so that a route and the rules list them alike."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from seats.api.problems import PROBLEM_JSON
 from seats.api.schemas import Problem
-
-# SPEC §4.1 rules 2-7, shared by adding and reducing seats (rule 1 is the 403).
-ELIGIBILITY_409 = ["contract_not_active", "not_purchased_online", "not_auto_renewing", "region_not_supported",
-                   "maintenance_plan", "renewal_due"]
-ADD_SEATS_409 = [*ELIGIBILITY_409, "reduction_pending", "seat_limit_reached"]
+from seats.domain.codes import ErrorCode
 
 
-def answers(success: int, description: str, model: Any, problems: dict[int, list[str]]) -> dict[int, Any]:
-    """`model` None leaves the success schema to Powertools (the route's return type) or to no body."""
+def answers(success: int, description: str, model: Any,
+            problems: Mapping[int, Sequence[ErrorCode]]) -> dict[int, Any]:
+    """`model` None leaves the success schema to Powertools (the route's return type) or to no body. Each
+    error status is described by its codes, joined with " | "."""
     ok: dict[str, Any] = {"description": description}
     if model is not None:
         ok["content"] = {"application/json": {"model": model}}

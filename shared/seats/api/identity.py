@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from seats.domain.codes import ErrorCode
 from seats.domain.errors import DomainError
 
 
 class Unauthorized(DomainError):
-    code, status, title = "unauthorized", 401, "Unauthorized"
+    code, status, title = ErrorCode.UNAUTHORIZED, 401, "Unauthorized"
 
 
 @dataclass(frozen=True)
 class Caller:
     user_id: str
-    email: str | None
 
 
 def current_caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Caller:
@@ -25,5 +25,4 @@ def current_caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Caller
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("No verified identity in the request")
-    email = claims.get("email")
-    return Caller(user_id=subject, email=email if isinstance(email, str) else None)
+    return Caller(user_id=subject)

@@ -5,7 +5,8 @@ no input can make a handler answer 5xx: a body over MAX_BODY_BYTES (413 payload_
 that is not UTF-8, a body of another content type than JSON, a header value with control characters
 (422 validation_error). JSON that the parser cannot take (nested thousands deep, integers of
 thousands of digits) is invalid JSON (422 validation_error) rather than a crash. An AWS dependency
-that throttles or does not answer is 503 service_unavailable (SPEC §5: the only 5xx), not a 500.
+that throttles or does not answer is 503 service_unavailable (docs/api.md, HTTP API: the only 5xx),
+not a 500.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -34,8 +34,7 @@ from botocore.exceptions import (
 
 from seats.api import problems
 from seats.domain.errors import DomainError
-
-logger = Logger(service="seats")
+from seats.observability import logger
 
 JSON = "application/json"  # the only body this API takes
 MAX_BODY_BYTES = 64 * 1024  # the largest request of this API is a few hundred bytes

@@ -1,4 +1,4 @@
-"""Response bodies of the HTTP API (SPEC §5). Input bodies live with the routes that take them."""
+"""Response bodies of the HTTP API (docs/api.md, HTTP API). Input bodies live with the routes that take them."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class PendingReductionOut(Out):
 
 class Permission(Out):
     allowed: bool
-    reason: Annotated[str | None, Field(description="§4.1 reason code when not allowed")]
+    reason: Annotated[str | None, Field(description="Eligibility reason code when not allowed")]
 
 
 class EligibilityOut(Out):

@@ -1,12 +1,15 @@
-"""Domain errors: each carries the API's code and HTTP status; one place maps them to answers."""
+"""Domain errors: each carries the API's code (an ErrorCode) and HTTP status; one place maps them to
+answers (seats.api.problems)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from seats.domain.codes import ErrorCode
+
 
 class DomainError(Exception):
-    code = "error"
+    code: ErrorCode  # each concrete error names its own (docs/api.md, Error codes)
     status = 400
     title = "Request failed"
 
@@ -22,31 +25,31 @@ class NotFound(DomainError):
 
 
 class ContractNotFound(NotFound):
-    code, title = "contract_not_found", "Contract not found"
+    code, title = ErrorCode.CONTRACT_NOT_FOUND, "Contract not found"
 
 
 class SubscriptionNotFound(NotFound):
-    code, title = "subscription_not_found", "Subscription not found"
+    code, title = ErrorCode.SUBSCRIPTION_NOT_FOUND, "Subscription not found"
 
 
 class OrderNotFound(NotFound):
-    code, title = "order_not_found", "Order not found"
+    code, title = ErrorCode.ORDER_NOT_FOUND, "Order not found"
 
 
 class PaymentMethodNotFound(NotFound):
-    code, title = "payment_method_not_found", "Payment method not found"
+    code, title = ErrorCode.PAYMENT_METHOD_NOT_FOUND, "Payment method not found"
 
 
 class AccountNotFound(NotFound):
-    code, title = "account_not_found", "Account not found"
+    code, title = ErrorCode.ACCOUNT_NOT_FOUND, "Account not found"
 
 
 class NoPendingReduction(NotFound):
-    code, title = "no_pending_reduction", "No pending reduction"
+    code, title = ErrorCode.NO_PENDING_REDUCTION, "No pending reduction"
 
 
 class NotContractManager(DomainError):
-    code, status, title = "not_contract_manager", 403, "Only the contract manager may change this contract"
+    code, status, title = ErrorCode.NOT_CONTRACT_MANAGER, 403, "Only the contract manager may change this contract"
 
 
 class Conflict(DomainError):
@@ -55,39 +58,39 @@ class Conflict(DomainError):
 
 
 class NotEligible(Conflict):
-    """A §4.1 eligibility failure other than the 403 of rule 1; `code` is the reason."""
+    """An eligibility failure other than the 403 of rule 1 (docs/api.md, Eligibility); `code` is the reason."""
 
-    def __init__(self, reason: str, detail: str | None = None, **extra: Any) -> None:
-        self.code = reason
+    def __init__(self, reason: ErrorCode, detail: str | None = None, **extra: Any) -> None:
+        self.code = ErrorCode(reason)
         super().__init__(detail or f"Not allowed: {reason}", **extra)
 
 
 class DraftExists(Conflict):
-    code, title = "draft_exists", "An add-seats draft is already open for this subscription"
+    code, title = ErrorCode.DRAFT_EXISTS, "An add-seats draft is already open for this subscription"
 
 
 class OrderNotDraft(Conflict):
-    code, title = "order_not_draft", "The order is not a draft"
+    code, title = ErrorCode.ORDER_NOT_DRAFT, "The order is not a draft"
 
 
 class ConcurrentUpdate(Conflict):
-    code, title = "concurrent_update", "The subscription changed at the same time; read it again and retry"
+    code, title = ErrorCode.CONCURRENT_UPDATE, "The subscription changed at the same time; read it again and retry"
 
 
 class QuoteExpired(Conflict):
-    code, title = "quote_expired", "The quote expired and the order was re-priced"
+    code, title = ErrorCode.QUOTE_EXPIRED, "The quote expired and the order was re-priced"
 
 
 class PaymentMethodExpired(Conflict):
-    code, title = "payment_method_expired", "The payment method has expired"
+    code, title = ErrorCode.PAYMENT_METHOD_EXPIRED, "The payment method has expired"
 
 
 class BelowAssignedSeats(Conflict):
-    code, title = "below_assigned_seats", "Cannot reduce below the seats currently assigned"
+    code, title = ErrorCode.BELOW_ASSIGNED_SEATS, "Cannot reduce below the seats currently assigned"
 
 
 class RequestInProgress(Conflict):
-    code, title = "request_in_progress", "A request with this Idempotency-Key is still in progress"
+    code, title = ErrorCode.REQUEST_IN_PROGRESS, "A request with this Idempotency-Key is still in progress"
 
 
 class Unprocessable(DomainError):
@@ -96,28 +99,28 @@ class Unprocessable(DomainError):
 
 
 class SeatLimitExceeded(Unprocessable):
-    code, title = "seat_limit_exceeded", "A subscription cannot have more than 10000 seats"
+    code, title = ErrorCode.SEAT_LIMIT_EXCEEDED, "A subscription cannot have more than 10000 seats"
 
 
 class InvalidReduction(Unprocessable):
-    code, title = "invalid_reduction", "The seats at renewal must be at least 1 and fewer than today"
+    code, title = ErrorCode.INVALID_REDUCTION, "The seats at renewal must be at least 1 and fewer than today"
 
 
 class InvalidPaymentToken(Unprocessable):
-    code, title = "invalid_payment_token", "The payment token is not valid"
+    code, title = ErrorCode.INVALID_PAYMENT_TOKEN, "The payment token is not valid"
 
 
 class IdempotencyKeyReused(Unprocessable):
-    code, title = "idempotency_key_reused", "This Idempotency-Key was used for another request"
+    code, title = ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used for another request"
 
 
 class IdempotencyKeyRequired(DomainError):
-    code, status, title = "idempotency_key_required", 400, "The Idempotency-Key header is required"
+    code, status, title = ErrorCode.IDEMPOTENCY_KEY_REQUIRED, 400, "The Idempotency-Key header is required"
 
 
 class PaymentDeclined(DomainError):
-    code, status, title = "payment_declined", 402, "The payment was declined"
+    code, status, title = ErrorCode.PAYMENT_DECLINED, 402, "The payment was declined"
 
 
 class PaymentProviderUnavailable(DomainError):
-    code, status, title = "payment_provider_unavailable", 503, "The payment provider did not answer; retry"
+    code, status, title = ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, 503, "The payment provider did not answer; retry"

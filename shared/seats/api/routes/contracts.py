@@ -12,13 +12,14 @@ from seats.api import present
 from seats.api.answers import answers
 from seats.api.identity import current_caller
 from seats.api.schemas import ContractList, ContractOut, HistoryList, OrderList, OrderOut
+from seats.domain.codes import ErrorCode
 from seats.services import read
 
 router = APIGatewayHttpRouter()
 
 
 # Every route documents its 422 as a problem: otherwise Powertools documents its own default shape.
-_READ_PROBLEMS = {401: ["unauthorized"], 422: ["validation_error"]}
+_READ_PROBLEMS = {401: [ErrorCode.UNAUTHORIZED], 422: [ErrorCode.VALIDATION_ERROR]}
 
 
 @router.get(
@@ -43,7 +44,7 @@ def list_contracts(
 @router.get(
     "/contracts/<contract_id>",
     summary="Read one contract",
-    responses=answers(200, "The contract", None, {**_READ_PROBLEMS, 404: ["contract_not_found"]}),
+    responses=answers(200, "The contract", None, {**_READ_PROBLEMS, 404: [ErrorCode.CONTRACT_NOT_FOUND]}),
 )
 def get_contract(contract_id: str) -> ContractOut:
     caller = current_caller(router)
@@ -54,7 +55,7 @@ def get_contract(contract_id: str) -> ContractOut:
 @router.get(
     "/contracts/<contract_id>/orders",
     summary="A contract's orders, newest first",
-    responses=answers(200, "The orders", None, {**_READ_PROBLEMS, 404: ["contract_not_found"]}),
+    responses=answers(200, "The orders", None, {**_READ_PROBLEMS, 404: [ErrorCode.CONTRACT_NOT_FOUND]}),
 )
 def list_orders(contract_id: str) -> OrderList:
     caller = current_caller(router)
@@ -65,7 +66,7 @@ def list_orders(contract_id: str) -> OrderList:
 @router.get(
     "/contracts/<contract_id>/history",
     summary="A contract's history, newest first",
-    responses=answers(200, "The history events", None, {**_READ_PROBLEMS, 404: ["contract_not_found"]}),
+    responses=answers(200, "The history events", None, {**_READ_PROBLEMS, 404: [ErrorCode.CONTRACT_NOT_FOUND]}),
 )
 def list_history(contract_id: str) -> HistoryList:
     caller = current_caller(router)
@@ -76,7 +77,7 @@ def list_history(contract_id: str) -> HistoryList:
 @router.get(
     "/orders/<order_id>",
     summary="Read one order",
-    responses=answers(200, "The order", None, {**_READ_PROBLEMS, 404: ["order_not_found"]}),
+    responses=answers(200, "The order", None, {**_READ_PROBLEMS, 404: [ErrorCode.ORDER_NOT_FOUND]}),
 )
 def get_order(order_id: str) -> OrderOut:
     caller = current_caller(router)

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seats import bootstrap
 from seats.api import present
-from seats.api.answers import ADD_SEATS_409, answers
+from seats.api.answers import answers
 from seats.api.identity import current_caller
 from seats.api.schemas import OrderOut
+from seats.domain.codes import ADD_SEATS_CONFLICTS, ErrorCode
 from seats.services import add_seats
 
 router = APIGatewayHttpRouter()
@@ -32,8 +33,10 @@ OrderId = Annotated[str, Path(description="Order id")]
     "/contracts/<contract_id>/subscriptions/<subscription_id>/seat-orders",
     status_code=201, summary="Save an add-seats draft, priced to the renewal date", tags=["Add seats"],
     responses=answers(201, "The draft order", OrderOut, {
-        403: ["not_contract_manager"], 404: ["contract_not_found", "subscription_not_found"],
-        409: [*ADD_SEATS_409, "draft_exists", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
+        403: [ErrorCode.NOT_CONTRACT_MANAGER],
+        404: [ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND],
+        409: [*ADD_SEATS_CONFLICTS, ErrorCode.DRAFT_EXISTS, ErrorCode.CONCURRENT_UPDATE],
+        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.SEAT_LIMIT_EXCEEDED],
     }),
 )
 def create_seat_order(contract_id: ContractId, subscription_id: SubscriptionId,
@@ -47,8 +50,9 @@ def create_seat_order(contract_id: ContractId, subscription_id: SubscriptionId,
 @router.patch(
     "/orders/<order_id>", summary="Change the seats of a draft; it is priced again", tags=["Add seats"],
     responses=answers(200, "The draft, priced again", OrderOut, {
-        403: ["not_contract_manager"], 404: ["order_not_found"],
-        409: [*ADD_SEATS_409, "order_not_draft", "concurrent_update"], 422: ["validation_error", "seat_limit_exceeded"],
+        403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ORDER_NOT_FOUND],
+        409: [*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE],
+        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.SEAT_LIMIT_EXCEEDED],
     }),
 )
 def update_seat_order(order_id: OrderId, body: Annotated[SeatsToAdd, Body(description="The new seats to add")]) -> OrderOut:
@@ -59,7 +63,8 @@ def update_seat_order(order_id: OrderId, body: Annotated[SeatsToAdd, Body(descri
 @router.delete(
     "/orders/<order_id>", status_code=204, summary="Cancel a draft", tags=["Add seats"],
     responses=answers(204, "The draft is cancelled", None, {
-        403: ["not_contract_manager"], 404: ["order_not_found"], 409: ["order_not_draft", "concurrent_update"],
+        403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ORDER_NOT_FOUND],
+        409: [ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE],
     }),
 )
 def cancel_seat_order(order_id: OrderId):  # returns a Response; an annotation would make Powertools validate it as the body

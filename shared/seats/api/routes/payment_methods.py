@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seats import bootstrap, clock
 from seats.api import present
-from seats.api.answers import ADD_SEATS_409, answers
+from seats.api.answers import answers
 from seats.api.identity import current_caller
 from seats.api.schemas import ContractOut, OrderOut, PaymentMethodList, PaymentMethodOut
+from seats.domain.codes import ADD_SEATS_CONFLICTS, ErrorCode
 from seats.services import payment_methods
 
 router = APIGatewayHttpRouter()
@@ -34,7 +35,7 @@ AccountId = Annotated[str, Path(description="Account (team) id")]
 
 @router.get(
     "/accounts/<account_id>/payment-methods", summary="The account's cards", tags=["Payment methods"],
-    responses=answers(200, "The account's cards", PaymentMethodList, {404: ["account_not_found"]}),
+    responses=answers(200, "The account's cards", PaymentMethodList, {404: [ErrorCode.ACCOUNT_NOT_FOUND]}),
 )
 def list_payment_methods(account_id: AccountId) -> PaymentMethodList:
     caller = current_caller(router)
@@ -46,8 +47,9 @@ def list_payment_methods(account_id: AccountId) -> PaymentMethodList:
     "/accounts/<account_id>/payment-methods", status_code=201, summary="Add a card from a provider token",
     tags=["Payment methods"],
     responses=answers(201, "The card, added to the account", PaymentMethodOut, {
-        402: ["payment_declined"], 403: ["not_contract_manager"], 404: ["account_not_found"],
-        422: ["validation_error", "invalid_payment_token"], 503: ["payment_provider_unavailable"],
+        402: [ErrorCode.PAYMENT_DECLINED], 403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ACCOUNT_NOT_FOUND],
+        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.INVALID_PAYMENT_TOKEN],
+        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE],
     }),
 )
 def add_payment_method(account_id: AccountId,
@@ -62,8 +64,9 @@ def add_payment_method(account_id: AccountId,
     "/orders/<order_id>/payment-method", summary="Choose the card a draft order is charged to",
     tags=["Payment methods"],
     responses=answers(200, "The draft with its new card", OrderOut, {
-        403: ["not_contract_manager"], 404: ["order_not_found", "payment_method_not_found"],
-        409: [*ADD_SEATS_409, "order_not_draft", "concurrent_update"], 422: ["validation_error"],
+        403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ORDER_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND],
+        409: [*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE],
+        422: [ErrorCode.VALIDATION_ERROR],
     }),
 )
 def set_order_payment_method(order_id: Annotated[str, Path(description="Order id")],
@@ -78,8 +81,9 @@ def set_order_payment_method(order_id: Annotated[str, Path(description="Order id
     "/contracts/<contract_id>/payment-method", summary="Change the card on file that renewals charge",
     tags=["Payment methods"],
     responses=answers(200, "The contract with its new card on file", ContractOut, {
-        403: ["not_contract_manager"], 404: ["contract_not_found", "payment_method_not_found"],
-        409: ["payment_method_expired", "concurrent_update"], 422: ["validation_error"],
+        403: [ErrorCode.NOT_CONTRACT_MANAGER],
+        404: [ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND],
+        409: [ErrorCode.PAYMENT_METHOD_EXPIRED, ErrorCode.CONCURRENT_UPDATE], 422: [ErrorCode.VALIDATION_ERROR],
     }),
 )
 def set_contract_payment_method(contract_id: Annotated[str, Path(description="Contract id")],

@@ -1,4 +1,4 @@
-"""Pending reductions (SPEC §4.3): the seat count a subscription will renew with."""
+"""Pending reductions (docs/api.md, Reducing seats): the seat count a subscription will renew with."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seats import bootstrap, clock
 from seats.api import present
-from seats.api.answers import ELIGIBILITY_409, answers
+from seats.api.answers import answers
 from seats.api.identity import current_caller
 from seats.api.schemas import SubscriptionOut
+from seats.domain.codes import ELIGIBILITY_CONFLICTS, REDUCE_SEATS_CONFLICTS, ErrorCode
 from seats.observability import metrics
 from seats.services import reduce_seats
 
@@ -29,7 +30,7 @@ class ReductionIn(BaseModel):
                                             "fewer than the current seats")]
 
 
-_COMMON = {401: ["unauthorized"], 403: ["not_contract_manager"]}
+_COMMON = {401: [ErrorCode.UNAUTHORIZED], 403: [ErrorCode.NOT_CONTRACT_MANAGER]}
 
 
 @router.put(
@@ -37,9 +38,9 @@ _COMMON = {401: ["unauthorized"], 403: ["not_contract_manager"]}
     summary="Schedule (or replace) a seat reduction applied at renewal",
     responses=answers(200, "The subscription with its pending reduction", None, {
         **_COMMON,
-        404: ["contract_not_found", "subscription_not_found"],
-        409: [*ELIGIBILITY_409, "draft_exists", "single_seat", "below_assigned_seats", "concurrent_update"],
-        422: ["validation_error", "invalid_reduction"],
+        404: [ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND],
+        409: [*REDUCE_SEATS_CONFLICTS, ErrorCode.BELOW_ASSIGNED_SEATS, ErrorCode.CONCURRENT_UPDATE],
+        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.INVALID_REDUCTION],
     }),
 )
 def put_pending_reduction(contract_id: str, subscription_id: str,
@@ -57,9 +58,9 @@ def put_pending_reduction(contract_id: str, subscription_id: str,
     summary="Cancel the pending seat reduction",
     responses=answers(204, "The reduction is cancelled", None, {
         **_COMMON,
-        404: ["contract_not_found", "subscription_not_found", "no_pending_reduction"],
-        409: [*ELIGIBILITY_409, "concurrent_update"],
-        422: ["validation_error"],
+        404: [ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND, ErrorCode.NO_PENDING_REDUCTION],
+        409: [*ELIGIBILITY_CONFLICTS, ErrorCode.CONCURRENT_UPDATE],
+        422: [ErrorCode.VALIDATION_ERROR],
     }),
 )
 def delete_pending_reduction(contract_id: str, subscription_id: str) -> Response[None]:

@@ -1,0 +1,102 @@
+"""One answer per Idempotency-Key for POST /orders/{order_id}/submit: the Powertools idempotency store.
+
+Powertools idempotency keeps the first final answer (200 and 4xx, status and body) for 24 h, keyed
+on the caller and the header; the route and order id are the validated payload, so the same key on
+another order answers 422 idempotency_key_reused. What the store itself answers (a request still in
+progress, a key reused, a store that does not answer) becomes a domain error here. Which answers are
+final, and so kept, is the route's to say (seats.api.routes.submit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from seats import bootstrap
+from seats.domain.codes import ErrorCode
+from seats.domain.errors import DomainError, IdempotencyKeyReused, RequestInProgress
+from seats.settings import get_settings
+
+ROUTE = "POST /orders/{order_id}/submit"
+KEY_PREFIX = "seats.submit_order"
+REPLAY_SECONDS = 86_400  # docs/api.md, Adding seats: the first answer is replayed for at least 24 h
+
+# A request ({"caller", "key", "route", "order_id"}) -> its final answer ({"status", "body"}).
+FirstAnswer = Callable[[dict[str, str]], dict[str, Any]]
+
+
+class StoreUnavailable(DomainError):
+    code, status, title = ErrorCode.SERVICE_UNAVAILABLE, 503, "A dependency did not answer; retry with the same key"
+
+
+@lru_cache(maxsize=4)
+def _store(client: Any, table_name: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+
+
+_configuring = threading.Lock()
+
+
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """Built on first use with the process's DynamoDB client (same endpoint as everything else), and
+    configured here, once, under a lock: Powertools' `configure()` marks a store configured before it has
+    set the key's JMESPath, so a second thread using the store in that window would fail (503)."""
+    with _configuring:
+        store = _store(bootstrap.aws_client("dynamodb"), get_settings().idempotency_table_name)
+        if not store.configured:
+            store.configure(idempotency_config(), key_prefix=KEY_PREFIX)
+    return store
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, "replayed": True}
+
+
+def request_digest(request: dict[str, str]) -> str:
+    """Names a submit request by its caller and Idempotency-Key, without storing the key itself."""
+    return hashlib.sha256(f"{request['caller']}\n{request['key']}".encode()).hexdigest()[:32]
+
+
+def idempotency_config(context: LambdaContext | None = None) -> IdempotencyConfig:
+    """Keys are per caller (two users never see each other's answers); route and order are checked."""
+    return IdempotencyConfig(
+        event_key_jmespath="[caller, key]", payload_validation_jmespath="[route, order_id]",
+        expires_after_seconds=REPLAY_SECONDS, lambda_context=context, response_hook=_mark_replayed,
+    )
+
+
+def idempotent_request(caller_id: str, key: str, order_id: str) -> dict[str, str]:
+    return {"caller": caller_id, "key": key, "route": ROUTE, "order_id": order_id}
+
+
+def submit_once(first_answer: FirstAnswer, *, order_id: str, key: str, caller_id: str,
+                context: LambdaContext | None) -> dict[str, Any]:
+    """The answer to this submit: the first one again for a key already used, else `first_answer`'s
+    (kept when it returns, not kept when it raises). A replayed answer has "replayed": True."""
+    once = idempotent_function(first_answer, data_keyword_argument="request", persistence_store=idempotency_store(),
+                               config=idempotency_config(context), key_prefix=KEY_PREFIX)
+    try:
+        return once(request=idempotent_request(caller_id, key, order_id))
+    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
+        raise RequestInProgress() from None
+    except IdempotencyValidationError:
+        raise IdempotencyKeyReused() from None
+    except IdempotencyPersistenceLayerError:
+        raise StoreUnavailable() from None
