@@ -1,10 +1,9 @@
-"""EventRelayFunction: the outbox's way to the bus.
+"""EventRelayFunction: the outbox's way to the bus (seats.services.relay, docs/events.md).
 
-Every domain event is committed as an outbox item together with the change it describes
-(`UnitOfWork.add_event`); the table's stream brings each new one here (the event source mapping's
-filter lets only outbox inserts through). The batch's events go to EventBridge ten per PutEvents
-call; an event EventBridge did not take fails only its record, which the mapping retries. Events
-reach the bus at least once, each with the `event_id` of its outbox item in the detail.
+The table's stream brings each new outbox item here (the event source mapping's filter lets only
+outbox inserts through). The batch's events go to EventBridge ten per PutEvents call; an event
+EventBridge did not take fails only its record, which the mapping retries. Events reach the bus at
+least once, each with the `event_id` of its outbox item in the detail.
 """
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,48 +16,44 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats import bootstrap
-from seats.adapters.dynamodb.keys import OUTBOX
-from seats.adapters.events import OutboxEvent
 from seats.observability import logger, metrics, tracer
+from seats.services.ports import OutboxEvent
+from seats.services.relay import EventNotRelayed, Relay, outbox_event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-class EventNotRelayed(Exception):
-    """EventBridge did not take this record's event: the record is reported failed, and retried."""
-
-
-def outbox_event(record: DynamoDBRecord) -> OutboxEvent | None:
-    """The event of a new outbox item; None for any other record (in AWS the mapping's filter drops those)."""
-    image = record.dynamodb.new_image if record.dynamodb else {}
-    if record.event_name is not DynamoDBRecordEventName.INSERT or not str(image.get("PK", "")).startswith(OUTBOX):
-        return None
-    return OutboxEvent.from_item(image)
+def _events(event: dict) -> dict[str, OutboxEvent]:
+    """The batch's outbox events, by their records' sequence numbers."""
+    found = {}
+    for raw in event.get("Records", []):
+        record = DynamoDBRecord(raw)
+        image = record.dynamodb.new_image if record.dynamodb else {}
+        relayed = outbox_event(record.event_name is DynamoDBRecordEventName.INSERT, image)
+        if relayed is not None:
+            found[raw["dynamodb"]["SequenceNumber"]] = relayed
+    return found
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
-    events = {}
-    for raw in event.get("Records", []):
-        found = outbox_event(DynamoDBRecord(raw))
-        if found is not None:
-            events[raw["dynamodb"]["SequenceNumber"]] = found
-    refused = bootstrap.publisher().publish(list(events.values())) if events else {}
+    relay = Relay(bootstrap.publisher(), _events(event))
 
     def settle(record: DynamoDBRecord) -> None:
-        relayed = events.get(record.dynamodb.sequence_number if record.dynamodb else "")
-        if relayed is None:
-            return
-        if relayed.event_id in refused:
-            logger.error("Event not relayed; the stream will deliver it again", extra={
-                "event_id": relayed.event_id, "detail_type": relayed.detail_type, "reason": refused[relayed.event_id]})
-            raise EventNotRelayed(relayed.event_id)
-        logger.info("Event relayed", extra={"event_id": relayed.event_id, "detail_type": relayed.detail_type})
+        try:
+            relayed = relay.settle((record.dynamodb.sequence_number if record.dynamodb else None) or "")
+        except EventNotRelayed as refused:
+            event_id, reason = refused.args
+            logger.error("Event not relayed; the stream will deliver it again",
+                         extra={"event_id": event_id, "reason": reason})
+            raise
+        if relayed is not None:
+            logger.info("Event relayed", extra={"event_id": relayed.event_id, "detail_type": relayed.detail_type})
 
-    if len(events) > len(refused):
-        metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=len(events) - len(refused))
-    if refused:
-        metrics.add_metric(name="EventsNotRelayed", unit=MetricUnit.Count, value=len(refused))
+    if relay.relayed:
+        metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=relay.relayed)
+    if relay.refused:
+        metrics.add_metric(name="EventsNotRelayed", unit=MetricUnit.Count, value=len(relay.refused))
     return process_partial_response(event=event, record_handler=settle, processor=processor, context=context)

@@ -32,9 +32,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     queue_url = get_settings().renewal_queue_url
     if not queue_url:
         raise RuntimeError("RENEWAL_QUEUE_URL is not set")
-    answer = schedule.enqueue_due_contracts(
-        as_of(event), bootstrap.repository(), bootstrap.aws_client("sqs"), queue_url
-    )
+    answer = schedule.enqueue_due_contracts(as_of(event), bootstrap.repository(), bootstrap.renewal_queue())
     if answer["enqueued"] < answer["due"]:
         logger.error("Some due contracts were not enqueued; the next run picks them up", extra=answer)
     else:

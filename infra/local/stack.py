@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from infra import seed as seed_loader
 from infra.local import aws as local_aws
@@ -30,6 +30,7 @@ from infra.local.serving import Request, Response, Server
 from infra.local.sqs_delivery import EventsCollector, QueuePoller, sqs_sources
 from infra.local.stream_delivery import StreamPoller, stream_sources
 from seats import bootstrap
+from seats.adapters.dynamodb.repository import Repository as DynamoRepository
 from seats.clock import iso
 
 log = logging.getLogger("seats-local")
@@ -39,7 +40,7 @@ LOOPBACK = "127.0.0.1"
 
 @dataclass
 class StackConfig:
-    seed: Any  # the parsed seed file (SPEC §8 format)
+    seed: Any  # the parsed seed file (docs/local-runtime.md, "Seed files")
     host: str = LOOPBACK
     api_port: int = 3000
     lambda_port: int = 3001
@@ -85,7 +86,7 @@ class LocalStack:
             self.aws = local_aws.start(LOOPBACK)
             self._export_environment(self.aws)
             self.gateway.local_routes.update(extra_routes())
-            contracts = seed_loader.load(bootstrap.repository(), self.config.seed, bootstrap.payment_gateway())
+            contracts = seed_loader.load(cast(DynamoRepository, bootstrap.repository()), self.config.seed, bootstrap.payment_gateway())
             log.info("seeded %d contracts", contracts)
             self.unavailable = self.host.preload()
             self.collector = EventsCollector(self.aws, self.stopping)

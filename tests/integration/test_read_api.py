@@ -13,8 +13,10 @@ from functions.list_contracts.app import lambda_handler
 from infra import seed as seed_loader
 from seats import bootstrap
 from seats.adapters.dynamodb import codec
-from seats.domain.model import HistoryEvent, Order, OrderLine, PaymentError, PendingReduction
+from seats.domain.history import HistoryEvent
+from seats.domain.model import OrderLine, PaymentError, PendingReduction, Period, RenewalOrder, SeatOrder
 from seats.domain.money import Money
+from seats.domain.proration import Proration
 from tests.conftest import http_event, invoke
 
 PROBLEM_JSON = "application/problem+json"
@@ -88,26 +90,26 @@ def world(aws, seed_data):
     alices.subscriptions[0].open_order_id = "ord_draft"
     pm = alices.payment_method
     orders = [
-        Order(order_id="ord_done", type="add_seats", status="completed", contract_id=ACME, account_id="acme",
+        SeatOrder(order_id="ord_done", status="completed", contract_id=ACME, account_id="acme",
               currency="USD", total=Money.parse("995.62", "USD"), created_by="u-alice",
               created_at=at("2026-11-29T09:00:00"), subscription_id="sub-acad", product="AutoCAD",
               seats_before=8, seats_to_add=2, seats_after=10, unit_price=Money.parse("1975.00", "USD"),
-              days_remaining=92, term_days=365, quoted_on=date(2026, 11, 29),
+              proration=Proration(92, 365), quoted_on=date(2026, 11, 29),
               quote_expires_at=at("2026-11-30T00:00:00"), payment_method=pm, charge_id="ch_1",
               submitted_at=at("2026-11-29T09:01:00")),
-        Order(order_id="ord_draft", type="add_seats", status="draft", contract_id=ACME, account_id="acme",
+        SeatOrder(order_id="ord_draft", status="draft", contract_id=ACME, account_id="acme",
               currency="USD", total=Money.parse("497.81", "USD"), created_by="u-alice",
               created_at=at("2026-11-29T09:30:00"), subscription_id="sub-acad", product="AutoCAD",
               seats_before=10, seats_to_add=1, seats_after=11, unit_price=Money.parse("1975.00", "USD"),
-              days_remaining=92, term_days=365, quoted_on=date(2026, 11, 29),
+              proration=Proration(92, 365), quoted_on=date(2026, 11, 29),
               quote_expires_at=at("2026-11-30T00:00:00"), payment_method=pm,
               last_payment_error=PaymentError("payment_declined", "insufficient_funds", "Declined")),
-        Order(order_id="ord_renewal", type="renewal", status="completed", contract_id=ACME, account_id="acme",
+        RenewalOrder(order_id="ord_renewal", status="completed", contract_id=ACME, account_id="acme",
               currency="USD", total=Money.parse("15800.00", "USD"), created_by="system",
               created_at=at("2026-03-01T02:00:00"), payment_method=pm, charge_id="ch_0",
               submitted_at=at("2026-03-01T02:00:01"),
               lines=[OrderLine("sub-acad", 8, Money.parse("1975.00", "USD"), Money.parse("15800.00", "USD"))],
-              period_start=date(2026, 3, 1), period_end=date(2027, 3, 1)),
+              period=Period(date(2026, 3, 1), date(2027, 3, 1))),
     ]
     events = [
         HistoryEvent("evt_1", ACME, "renewed", at("2026-03-01T02:00:01"), "system", None,

@@ -1,4 +1,4 @@
-"""Reducing seats through ChangeSeatsFunction (SPEC §4.1, §4.3): every rule and error code."""
+"""Reducing seats through ChangeSeatsFunction (docs/api.md, Reducing seats): every rule and error code."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from functions.list_contracts.app import lambda_handler as list_contracts
 from infra import seed as seed_loader
 from seats import bootstrap
 from seats.adapters.dynamodb.repository import Repository
+from seats.adapters.dynamodb.unit_of_work import UnitOfWork
 from seats.domain.codes import REDUCE_SEATS_CONFLICTS, ErrorCode
+from seats.domain.errors import ConcurrentUpdate
 from tests.conftest import http_event, invoke
 
 CONTRACT = "110000000001"
@@ -145,7 +147,7 @@ def test_an_unknown_contract_or_subscription_is_not_found(seeded):
     assert delete(path=missing)[1]["code"] == "subscription_not_found"
 
 
-# -- eligibility (§4.1), in order --------------------------------------------------------------------
+# -- eligibility (docs/api.md, Eligibility), in order ----------------------------------------------
 
 INELIGIBLE = [
     ("contract_not_active", lambda s: acme_contract(s).update(status="past_due")),
@@ -258,19 +260,34 @@ def test_a_reduction_takes_one_read_and_one_transaction(seeded):
     assert calls == ["BatchGetItem", "TransactWriteItems", "BatchGetItem", "TransactWriteItems"]
 
 
-def test_a_change_racing_another_answers_concurrent_update(seeded, monkeypatch):
+def test_a_change_that_lost_a_race_is_made_again_from_a_fresh_read(seeded, monkeypatch):
     read = Repository.get_contract_and_user
+    reads: list[int] = []
 
     def read_then_lose_the_race(self, contract_id, user_id):
         answer = read(self, contract_id, user_id)
-        monkeypatch.setattr(Repository, "get_contract_and_user", read)
-        assert put(9)[0] == 200  # another request writes first
+        reads.append(answer[0].version)
+        if len(reads) == 1:
+            assert put(9)[0] == 200  # another request writes first
         return answer
 
     monkeypatch.setattr(Repository, "get_contract_and_user", read_then_lose_the_race)
     status, body, _ = put(8)
+    assert status == 200, body
+    assert reads[-1] == reads[0] + 1  # the retry read the winner's write, and was written over it
+    assert contract_view()["subscriptions"][0]["renewal_seats"] == 8
+    assert history_types()[:2] == ["reduction_changed", "reduction_scheduled"]
+
+
+def test_a_change_that_keeps_losing_races_answers_concurrent_update(seeded, monkeypatch):
+    def always_lose(self):
+        raise ConcurrentUpdate()
+
+    monkeypatch.setattr(UnitOfWork, "commit", always_lose)
+    status, body, _ = put(8)
     assert (status, body["code"]) == (409, "concurrent_update")
-    assert contract_view()["subscriptions"][0]["renewal_seats"] == 9
+    monkeypatch.undo()
+    assert contract_view()["subscriptions"][0]["pending_reduction"] is None
 
 
 def test_scheduling_a_reduction_counts_a_metric(seeded, capsys):

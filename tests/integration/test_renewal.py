@@ -1,4 +1,4 @@
-"""Renewal (SPEC §4.4) through RenewalSchedulerFunction and RenewalWorkerFunction, on moto."""
+"""Renewal (docs/api.md, Renewal) through RenewalSchedulerFunction and RenewalWorkerFunction, on moto."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from functions.renewal_scheduler.app import lambda_handler as scheduler
 from functions.renewal_worker.app import lambda_handler as worker
 from infra import seed as seed_loader
 from seats import bootstrap
+from seats.adapters.queue import SqsRenewalQueue
 from seats.adapters.dynamodb import keys
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
-from seats.domain.model import Order
+from seats.domain.model import RenewalOrder, SeatOrder
 from seats.domain.money import Money
+from seats.domain.proration import Proration
 from seats.services import renew, schedule
 from seats.settings import get_settings
 from tests.conftest import EVENTS, LambdaContext, http_event, invoke
@@ -89,9 +91,9 @@ def charges(contract_id: str = ACME) -> list:
     return [c for c in bootstrap.payment_gateway().list_charges() if f":{contract_id}:" in c.idempotency_key]
 
 
-def renewal_orders(contract_id: str = ACME) -> list[Order]:
+def renewal_orders(contract_id: str = ACME) -> list[RenewalOrder]:
     orders = bootstrap.repository().list_orders(contract_id)
-    return sorted((o for o in orders if o.type == "renewal"), key=lambda o: o.period_start)
+    return sorted((o for o in orders if o.type == "renewal"), key=lambda o: o.period.term_start)
 
 
 def history(contract_id: str = ACME) -> list[str]:
@@ -121,7 +123,7 @@ def test_an_auto_renewing_contract_is_charged_and_moves_one_term_on(seed, domain
     assert charge.idempotency_key == f"seats:renewal:{ACME}:2027-03-01:attempt:0"
     [order] = renewal_orders()
     assert (order.status, order.charge_id, str(order.total)) == ("completed", charge.charge_id, "19750.00")
-    assert (order.period_start, order.period_end, order.created_by) == (date(2027, 3, 1), date(2028, 3, 1), "system")
+    assert (order.period.term_start, order.period.renewal_date, order.created_by) == (date(2027, 3, 1), date(2028, 3, 1), "system")
     assert [(line.subscription_id, line.seats, str(line.unit_price), str(line.amount)) for line in order.lines] == [
         ("sub-acad", 10, "1975.00", "19750.00")]
     assert history() == ["renewed"]
@@ -175,9 +177,12 @@ def test_open_add_seats_drafts_are_cancelled_by_the_renewal(seed):
     seed()
     repo = bootstrap.repository()
     record = repo.get_contract(ACME)
-    draft = Order(order_id="ord_draft1", type="add_seats", status="draft", contract_id=ACME, account_id="acme",
-                  currency="USD", total=Money.parse("100.00", "USD"), created_by="u-alice",
-                  created_at=datetime(2026, 11, 29, tzinfo=UTC), subscription_id="sub-acad", seats_to_add=1)
+    draft = SeatOrder(order_id="ord_draft1", status="draft", contract_id=ACME, account_id="acme",
+                      currency="USD", total=Money.parse("100.00", "USD"), created_by="u-alice",
+                      created_at=datetime(2026, 11, 29, tzinfo=UTC), subscription_id="sub-acad", product="AutoCAD",
+                      seats_before=10, seats_to_add=1, seats_after=11, unit_price=Money.parse("1975.00", "USD"),
+                      proration=Proration(92, 365), quoted_on=date(2026, 11, 29),
+                      quote_expires_at=datetime(2026, 11, 30, tzinfo=UTC))
     record.subscription("sub-acad").open_order_id = draft.order_id
     uow = repo.unit_of_work()
     uow.save_order(draft)
@@ -196,7 +201,7 @@ def test_a_monthly_contract_anchored_on_the_31st_renews_on_each_month_end(seed):
     seed(**{"330000000031": dict(term="monthly", term_start="2026-12-31", renewal_date="2027-01-31",
                                  billing_anchor_day=31)})
     renew_on("2027-03-31", "330000000031")
-    assert [(o.period_start, o.period_end) for o in renewal_orders("330000000031")] == [
+    assert [(o.period.term_start, o.period.renewal_date) for o in renewal_orders("330000000031")] == [
         (date(2027, 1, 31), date(2027, 2, 28)),
         (date(2027, 2, 28), date(2027, 3, 31)),
         (date(2027, 3, 31), date(2027, 4, 30)),
@@ -480,8 +485,8 @@ def test_the_scheduler_sends_ten_messages_per_batch(seed, renewal_queue):
     sqs = bootstrap.aws_client("sqs")
     sqs.meta.events.register("before-parameter-build.sqs.SendMessageBatch",
                              lambda params, **_: sizes.append(len(params["Entries"])))
-    answer = schedule.enqueue_due_contracts(datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(), sqs,
-                                            get_settings().renewal_queue_url, shards=[shard])
+    answer = schedule.enqueue_due_contracts(datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
+                                            SqsRenewalQueue(sqs, get_settings().renewal_queue_url), shards=[shard])
     assert (answer["due"], answer["enqueued"], sizes) == (12, 12, [10, 2])
     assert len(renewal_queue()) == 12
 

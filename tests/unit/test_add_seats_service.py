@@ -10,6 +10,8 @@ import pytest
 
 from infra import seed as seed_loader
 from seats import bootstrap
+from seats.domain import seat_orders
+from seats.domain.charge_keys import order_charge_key
 from seats.domain.errors import (
     ConcurrentUpdate,
     NotEligible,
@@ -20,6 +22,7 @@ from seats.domain.errors import (
 from seats.domain.model import Order
 from seats.services import add_seats, submit
 from seats.services.payment_methods import add_payment_method, set_order_payment_method
+from seats.services.retry import retrying
 
 CONTRACT, SUBSCRIPTION, OTHER_SUBSCRIPTION, MANAGER = "110000000001", "sub-acad", "sub-inv", "u-alice"
 
@@ -82,7 +85,7 @@ def set_status(repo: Any, status: str) -> None:
 # -- small rules ----------------------------------------------------------------------------------
 
 def test_a_quote_holds_until_the_next_midnight_utc():
-    assert add_seats.quote_expiry(date(2026, 12, 31)) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert seat_orders.quote_expiry(date(2026, 12, 31)) == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def test_a_use_case_that_lost_a_race_is_run_again_from_a_fresh_read():
@@ -94,7 +97,7 @@ def test_a_use_case_that_lost_a_race_is_run_again_from_a_fresh_read():
             raise outcome
         return outcome
 
-    assert add_seats.retrying(use_case) == "done"
+    assert retrying(use_case) == "done"
 
 
 def test_a_use_case_that_keeps_losing_answers_concurrent_update():
@@ -102,14 +105,14 @@ def test_a_use_case_that_keeps_losing_answers_concurrent_update():
         raise ConcurrentUpdate()
 
     with pytest.raises(ConcurrentUpdate):
-        add_seats.retrying(use_case)
+        retrying(use_case)
 
 
 def test_the_charge_key_belongs_to_the_order_and_its_attempt(repo):
     order = draft(repo)
     order.payment_attempt = 2
 
-    assert submit.charge_key(order) == f"seats:order:{order.order_id}:attempt:2"
+    assert order_charge_key(order) == f"seats:order:{order.order_id}:attempt:2"
 
 
 # -- declines --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The overdue timeline of SPEC §4.4, and the renewed period, as pure functions."""
+"""The overdue timeline (docs/api.md, Renewal), and the renewed period, as pure functions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from seats.domain import renewal
+from seats.domain.charge_keys import renewal_charge_key
 from seats.domain.model import Contract, PendingReduction, Subscription
 from seats.domain.money import Money
 from seats.domain.terms import Term
@@ -74,7 +75,7 @@ def test_only_auto_renewing_active_past_due_or_suspended_contracts_are_charged()
 
 
 def test_the_charge_key_names_the_contract_the_period_and_the_attempt():
-    assert renewal.charge_key(contract(failed_renewal_attempts=2)) == "seats:renewal:c1:2027-03-01:attempt:2"
+    assert renewal_charge_key(contract(failed_renewal_attempts=2)) == "seats:renewal:c1:2027-03-01:attempt:2"
 
 
 def test_a_decline_counts_the_attempt_and_changes_nothing_but_the_status():
@@ -101,7 +102,7 @@ def test_a_renewed_period_applies_reductions_closes_drafts_and_moves_the_term_on
     order = period.order
     assert (order.type, order.status, str(order.total), order.charge_id) == ("renewal", "completed", "15800.00", "ch_1")
     assert [(line.seats, str(line.amount)) for line in order.lines] == [(8, "15800.00")]
-    assert (order.period_start, order.period_end) == (date(2027, 3, 1), date(2028, 3, 1))
+    assert (order.period.term_start, order.period.renewal_date) == (date(2027, 3, 1), date(2028, 3, 1))
     assert before.subscriptions[0].seats == 10
 
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from seats.domain.terms import Term, add_months, days_between, next_renewal_date
+from seats.domain.terms import Term, add_months, next_renewal_date
 
 
 def renewals(start: date, term: Term, anchor_day: int, count: int) -> list[date]:
@@ -77,9 +77,3 @@ def test_a_three_year_term_anchored_on_february_29th_comes_back_on_a_leap_year()
 ])
 def test_adding_months_lands_on_the_anchor_day_clamped_to_the_month(start, months, anchor, expected):
     assert add_months(start, months, anchor) == expected
-
-
-def test_days_between_counts_whole_days_including_february_29th():
-    assert days_between(date(2026, 3, 1), date(2027, 3, 1)) == 365
-    assert days_between(date(2028, 2, 1), date(2029, 2, 1)) == 366
-    assert days_between(date(2027, 2, 28), date(2027, 3, 31)) == 31

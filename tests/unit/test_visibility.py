@@ -1,4 +1,4 @@
-"""Who sees and manages what (SPEC §2): unseen contracts and orders are not found, never forbidden."""
+"""Who sees and manages what (docs/api.md, People and roles): the unseen is not found, never forbidden."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from seats.domain.errors import ContractNotFound, NotContractManager, OrderNotFound
-from seats.domain.model import Contract, Order, Subscription, User
+from seats.domain.model import Contract, SeatOrder, Subscription, User
 from seats.domain.money import Money
+from seats.domain.proration import Proration
 from seats.domain.terms import Term
 from seats.services.access import managed_contract, managed_order, visible_contract, visible_order
 
@@ -39,10 +40,13 @@ class FakeRepository:
 
     def __init__(self) -> None:
         self.contracts = {c.contract_id: c for c in (acme_contract(), acme_contract("110000000002", "u-both"))}
-        self.orders = {ORDER_ID: Order(
-            order_id=ORDER_ID, type="add_seats", status="draft", contract_id=CONTRACT_ID, account_id="acme",
+        self.orders = {ORDER_ID: SeatOrder(
+            order_id=ORDER_ID, status="draft", contract_id=CONTRACT_ID, account_id="acme",
             currency="USD", total=Money.parse("497.81", "USD"), created_by="u-alice",
-            created_at=datetime(2026, 11, 29, 10, tzinfo=UTC),
+            created_at=datetime(2026, 11, 29, 10, tzinfo=UTC), subscription_id="sub-acad", product="AutoCAD",
+            seats_before=10, seats_to_add=1, seats_after=11, unit_price=Money.parse("1975.00", "USD"),
+            proration=Proration(92, 365), quoted_on=date(2026, 11, 29),
+            quote_expires_at=datetime(2026, 11, 30, tzinfo=UTC),
         )}
 
     def get_contract(self, contract_id: str) -> Contract | None:

@@ -6,25 +6,12 @@ change (`UnitOfWork.add_event`), and EventRelayFunction, fed by the table's stre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+from seats.services.ports import OutboxEvent
 
 SOURCE = "seats"
 ENTRIES_PER_CALL = 10  # PutEvents' maximum
-
-
-@dataclass(frozen=True)
-class OutboxEvent:
-    event_id: str
-    detail_type: str
-    detail: str  # JSON, as committed
-    created_at: datetime
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> OutboxEvent:
-        return cls(str(item["event_id"]), str(item["detail_type"]), str(item["detail"]),
-                   datetime.fromisoformat(str(item["created_at"])))
 
 
 class EventBridgePublisher:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from seats.api import schemas
 from seats.clock import iso
 from seats.domain.eligibility import Change, ineligibility
-from seats.domain.model import Contract, HistoryEvent, Order, PaymentMethod, Subscription
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Contract, Order, PaymentMethod, RenewalOrder, SeatOrder, Subscription
 
 
 def payment_method(pm: PaymentMethod) -> schemas.PaymentMethodOut:
@@ -64,41 +66,44 @@ def contract(c: Contract, caller: str, today: date) -> schemas.ContractOut:
 
 
 def order(o: Order) -> schemas.OrderOut:
-    error = o.last_payment_error
+    """Both kinds share one shape: an add-seats order has no lines or period, a renewal no seat fields."""
     return schemas.OrderOut(
-        order_id=o.order_id,
-        type=o.type,
-        status=o.status,
-        contract_id=o.contract_id,
-        subscription_id=o.subscription_id,
-        account_id=o.account_id,
-        product=o.product,
-        seats_before=o.seats_before,
-        seats_to_add=o.seats_to_add,
-        seats_after=o.seats_after,
-        unit_price=str(o.unit_price) if o.unit_price else None,
-        currency=o.currency,
-        proration=schemas.ProrationOut(days_remaining=o.days_remaining, term_days=o.term_days)
-        if o.days_remaining is not None and o.term_days is not None else None,
-        total=str(o.total),
-        quoted_on=o.quoted_on.isoformat() if o.quoted_on else None,
-        quote_expires_at=iso(o.quote_expires_at) if o.quote_expires_at else None,
+        order_id=o.order_id, type=o.type, status=o.status, contract_id=o.contract_id, account_id=o.account_id,
+        currency=o.currency, total=str(o.total),
         payment_method=payment_method(o.payment_method) if o.payment_method else None,
-        charge_id=o.charge_id,
-        last_payment_error=schemas.PaymentErrorOut(
-            code=error.code, decline_code=error.decline_code, message=error.message
-        ) if error else None,
-        created_by=o.created_by,
-        created_at=iso(o.created_at),
+        charge_id=o.charge_id, created_by=o.created_by, created_at=iso(o.created_at),
         submitted_at=iso(o.submitted_at) if o.submitted_at else None,
-        lines=[
-            schemas.OrderLineOut(subscription_id=line.subscription_id, seats=line.seats,
-                                 unit_price=str(line.unit_price), amount=str(line.amount))
-            for line in o.lines
-        ] if o.lines is not None else None,
-        period=schemas.PeriodOut(term_start=o.period_start.isoformat(), renewal_date=o.period_end.isoformat())
-        if o.period_start and o.period_end else None,
+        **(_seat_order(o) if isinstance(o, SeatOrder) else {}),
+        **(_renewal(o) if isinstance(o, RenewalOrder) else {}),
     )
+
+
+def _seat_order(o: SeatOrder) -> dict[str, Any]:
+    error = o.last_payment_error
+    return {
+        "subscription_id": o.subscription_id, "product": o.product, "seats_before": o.seats_before,
+        "seats_to_add": o.seats_to_add, "seats_after": o.seats_after, "unit_price": str(o.unit_price),
+        "proration": schemas.ProrationOut(days_remaining=o.proration.days_remaining,
+                                          term_days=o.proration.term_days),
+        "quoted_on": o.quoted_on.isoformat(), "quote_expires_at": iso(o.quote_expires_at),
+        "last_payment_error": schemas.PaymentErrorOut(code=error.code, decline_code=error.decline_code,
+                                                      message=error.message) if error else None,
+    }
+
+
+_SEAT_FIELDS = ("subscription_id", "product", "seats_before", "seats_to_add", "seats_after", "unit_price",
+                "proration", "quoted_on", "quote_expires_at", "last_payment_error")
+
+
+def _renewal(o: RenewalOrder) -> dict[str, Any]:
+    return {
+        **dict.fromkeys(_SEAT_FIELDS),
+        "lines": [schemas.OrderLineOut(subscription_id=line.subscription_id, seats=line.seats,
+                                       unit_price=str(line.unit_price), amount=str(line.amount))
+                  for line in o.lines],
+        "period": schemas.PeriodOut(term_start=o.period.term_start.isoformat(),
+                                    renewal_date=o.period.renewal_date.isoformat()),
+    }
 
 
 def history_event(e: HistoryEvent) -> schemas.HistoryEventOut:

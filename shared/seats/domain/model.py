@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from seats.domain.errors import SubscriptionNotFound
 from seats.domain.money import Money
+from seats.domain.proration import Proration
 from seats.domain.terms import Term
 
 TeamRole = Literal["primary_admin", "secondary_admin", "user"]
@@ -142,10 +143,12 @@ class OrderLine:
     amount: Money
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Order:
+    """What both kinds of order have: an add-seats order (SeatOrder) or a renewal (RenewalOrder)."""
+
+    type: ClassVar[OrderType]
     order_id: str
-    type: OrderType
     status: OrderStatus
     contract_id: str
     account_id: str
@@ -153,34 +156,41 @@ class Order:
     total: Money
     created_by: str
     created_at: datetime
-    subscription_id: str | None = None
-    product: str | None = None
-    seats_before: int | None = None
-    seats_to_add: int | None = None
-    seats_after: int | None = None
-    unit_price: Money | None = None
-    days_remaining: int | None = None
-    term_days: int | None = None
-    quoted_on: date | None = None
-    quote_expires_at: datetime | None = None
     payment_method: PaymentMethod | None = None
     charge_id: str | None = None
-    last_payment_error: PaymentError | None = None
     submitted_at: datetime | None = None
-    lines: list[OrderLine] | None = None
-    period_start: date | None = None
-    period_end: date | None = None
-    payment_attempt: int = 0  # bumped after each definitive decline; part of the charge key
-    submitted_with: str | None = None  # digest of the caller and Idempotency-Key that completed it
     version: int = 0
 
 
+@dataclass(kw_only=True)
+class SeatOrder(Order):
+    """Seats added now to one subscription, priced to the renewal date (a draft until paid)."""
+
+    type = "add_seats"
+    subscription_id: str
+    product: str
+    seats_before: int
+    seats_to_add: int
+    seats_after: int
+    unit_price: Money
+    proration: Proration
+    quoted_on: date
+    quote_expires_at: datetime
+    last_payment_error: PaymentError | None = None
+    payment_attempt: int = 0  # bumped after each definitive decline; part of the charge key
+    submitted_with: str | None = None  # digest of the caller and Idempotency-Key that completed it
+
+
 @dataclass(frozen=True)
-class HistoryEvent:
-    event_id: str
-    contract_id: str
-    type: str
-    at: datetime
-    actor: str
-    subscription_id: str | None
-    details: dict[str, Any]
+class Period:
+    term_start: date
+    renewal_date: date
+
+
+@dataclass(kw_only=True)
+class RenewalOrder(Order):
+    """One renewed period of a contract, always completed: its lines are what it charged."""
+
+    type = "renewal"
+    lines: list[OrderLine]
+    period: Period

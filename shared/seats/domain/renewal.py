@@ -1,4 +1,4 @@
-"""Renewal rules (SPEC §4.4): which contracts are due, the overdue timeline, and a renewed period.
+"""Renewal rules (docs/api.md, Renewal): which contracts are due, the overdue timeline, and a renewed period.
 
 Pure: every function takes the contract and the as-of date and returns new records; nothing here
 reads a clock, a table or a payment provider.
@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from seats.domain.model import Contract, ContractStatus, Order, OrderLine, PaymentMethod
+from seats.domain.model import Contract, ContractStatus, OrderLine, PaymentMethod, Period, RenewalOrder
 from seats.domain.terms import Term, next_renewal_date
 
 SUSPENDED_FROM_DAY = 15
@@ -53,14 +53,6 @@ def is_charged(contract: Contract) -> bool:
     return contract.auto_renew and contract.status in CHARGEABLE
 
 
-def charge_key(contract: Contract) -> str:
-    """One idempotency key per contract, period and attempt: a redelivered message reuses it."""
-    return (
-        f"seats:renewal:{contract.contract_id}:{contract.renewal_date.isoformat()}"
-        f":attempt:{contract.failed_renewal_attempts}"
-    )
-
-
 def renewal_order_id(contract_id: str, period_start: date) -> str:
     """Deterministic per period, so a period's order can only ever be created once."""
     digest = hashlib.sha256(f"renewal:{contract_id}:{period_start.isoformat()}".encode()).hexdigest()
@@ -86,7 +78,7 @@ class SeatsReduced:
 class RenewedPeriod:
     before: Contract
     contract: Contract  # the renewed contract, same version as `before` until written
-    order: Order
+    order: RenewalOrder
     reductions: list[SeatsReduced]
     cancelled_drafts: list[tuple[str, str]]  # (subscription_id, order_id)
 
@@ -112,22 +104,12 @@ def renew(contract: Contract, *, charge_id: str | None, at: datetime,
     renewed.renewal_date = period_end
     renewed.status = "active"
     renewed.failed_renewal_attempts = 0
-    order = Order(
-        order_id=renewal_order_id(contract.contract_id, period_start),
-        type="renewal",
-        status="completed",
-        contract_id=contract.contract_id,
-        account_id=contract.account_id,
-        currency=contract.currency,
-        total=contract.renewal_total,
-        created_by="system",
-        created_at=at,
-        payment_method=paid_with or contract.payment_method,
-        charge_id=charge_id,
-        submitted_at=at,
-        lines=renewal_lines(contract),
-        period_start=period_start,
-        period_end=period_end,
+    order = RenewalOrder(
+        order_id=renewal_order_id(contract.contract_id, period_start), status="completed",
+        contract_id=contract.contract_id, account_id=contract.account_id, currency=contract.currency,
+        total=contract.renewal_total, created_by="system", created_at=at,
+        payment_method=paid_with or contract.payment_method, charge_id=charge_id, submitted_at=at,
+        lines=renewal_lines(contract), period=Period(period_start, period_end),
     )
     return RenewedPeriod(contract, renewed, order, reductions, drafts)
 

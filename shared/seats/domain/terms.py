@@ -28,7 +28,3 @@ def add_months(start: date, months: int, anchor_day: int) -> date:
 def next_renewal_date(renewal_date: date, term: Term, anchor_day: int) -> date:
     """The renewal date one term after `renewal_date`: 2027-01-31 → 2027-02-28 → 2027-03-31 monthly."""
     return add_months(renewal_date, term.months, anchor_day)
-
-
-def days_between(start: date, end: date) -> int:
-    return (end - start).days

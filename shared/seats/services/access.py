@@ -1,4 +1,4 @@
-"""Who may see and change what (SPEC §2): the checks every use case starts with.
+"""Who may see and change what (docs/api.md, People and roles): the checks every use case starts with.
 
 A caller who cannot see a contract gets the not-found error (404), never 403, so ids cannot
 be probed; a caller who can see but not manage it gets 403 not_contract_manager.
@@ -6,27 +6,26 @@ be probed; a caller who can see but not manage it gets 403 not_contract_manager.
 
 from __future__ import annotations
 
-from typing import Any
-
 from seats.domain.errors import ContractNotFound, NotContractManager, OrderNotFound
 from seats.domain.model import Contract, Order, User
+from seats.services.ports import Repository
 
 
-def visible_contract(repo: Any, contract_id: str, caller_id: str) -> tuple[Contract, User]:
+def visible_contract(repo: Repository, contract_id: str, caller_id: str) -> tuple[Contract, User]:
     contract, user = repo.get_contract_and_user(contract_id, caller_id)
     if contract is None or user is None or not contract.visible_to(user):
         raise ContractNotFound(f"No contract {contract_id}")
     return contract, user
 
 
-def managed_contract(repo: Any, contract_id: str, caller_id: str) -> tuple[Contract, User]:
+def managed_contract(repo: Repository, contract_id: str, caller_id: str) -> tuple[Contract, User]:
     contract, user = visible_contract(repo, contract_id, caller_id)
     if not contract.managed_by(caller_id):
         raise NotContractManager()
     return contract, user
 
 
-def visible_order(repo: Any, order_id: str, caller_id: str) -> tuple[Order, Contract, User]:
+def visible_order(repo: Repository, order_id: str, caller_id: str) -> tuple[Order, Contract, User]:
     order, user = repo.get_order_and_user(order_id, caller_id)
     if order is None or user is None:
         raise OrderNotFound(f"No order {order_id}")
@@ -36,7 +35,7 @@ def visible_order(repo: Any, order_id: str, caller_id: str) -> tuple[Order, Cont
     return order, contract, user
 
 
-def managed_order(repo: Any, order_id: str, caller_id: str) -> tuple[Order, Contract, User]:
+def managed_order(repo: Repository, order_id: str, caller_id: str) -> tuple[Order, Contract, User]:
     order, contract, user = visible_order(repo, order_id, caller_id)
     if not contract.managed_by(caller_id):
         raise NotContractManager()

@@ -1,4 +1,4 @@
-"""Payment methods (SPEC §4.2 step 3, §5): an account's cards, an order's card, a contract's card on file.
+"""Payment methods (docs/api.md, Adding seats and HTTP API): an account's cards, an order's card, a contract's card on file.
 
 Cards come from provider tokens only; this system keeps brand, last4 and expiry for display.
 An expired card may be chosen for a draft (submitting it answers 409 payment_method_expired);
@@ -8,22 +8,25 @@ the card on file of a contract, which renewals charge, must not be expired.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from seats import clock
+from seats.domain import history
+from seats.domain.eligibility import Change, require_eligible
 from seats.domain.errors import (
     AccountNotFound,
     NotContractManager,
     PaymentMethodExpired,
     PaymentMethodNotFound,
 )
-from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod, new_id
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Account, Contract, PaymentMethod, SeatOrder, new_id
 from seats.services.access import managed_contract
-from seats.services.add_seats import draft_of, require_add_allowed, retrying
-from seats.services.ports import PaymentGateway
+from seats.services.drafts import draft_of
+from seats.services.ports import PaymentGateway, Repository
+from seats.services.retry import retrying
 
 
-def _account_seen_by(repo: Any, account_id: str, caller_id: str) -> tuple[Account, bool]:
+def _account_seen_by(repo: Repository, account_id: str, caller_id: str) -> tuple[Account, bool]:
     """The account and whether the caller manages one of its contracts; 404 if the caller sees neither."""
     account = repo.get_account(account_id)
     user = repo.get_user(caller_id)
@@ -35,12 +38,12 @@ def _account_seen_by(repo: Any, account_id: str, caller_id: str) -> tuple[Accoun
     return account, manager
 
 
-def list_payment_methods(repo: Any, account_id: str, caller_id: str) -> list[PaymentMethod]:
+def list_payment_methods(repo: Repository, account_id: str, caller_id: str) -> list[PaymentMethod]:
     _account_seen_by(repo, account_id, caller_id)
     return sorted(repo.list_payment_methods(account_id), key=lambda pm: pm.payment_method_id)
 
 
-def add_payment_method(repo: Any, gateway: PaymentGateway, account_id: str, token: str, caller_id: str) -> PaymentMethod:
+def add_payment_method(repo: Repository, gateway: PaymentGateway, account_id: str, token: str, caller_id: str) -> PaymentMethod:
     account, manager = _account_seen_by(repo, account_id, caller_id)
     if not manager:
         raise NotContractManager("Only a contract manager of this account may add a payment method")
@@ -58,40 +61,37 @@ def add_payment_method(repo: Any, gateway: PaymentGateway, account_id: str, toke
     return method
 
 
-def _method_of(repo: Any, account_id: str, payment_method_id: str) -> PaymentMethod:
+def _method_of(repo: Repository, account_id: str, payment_method_id: str) -> PaymentMethod:
     method = repo.get_payment_method(account_id, payment_method_id)
     if method is None:
         raise PaymentMethodNotFound(f"No payment method {payment_method_id} in this account")
     return method
 
 
-def _changed(contract: Contract, caller_id: str, subscription_id: str | None, details: dict[str, Any]) -> HistoryEvent:
-    return HistoryEvent(new_id("evt"), contract.contract_id, "payment_method_changed", clock.utc_now(), caller_id,
-                        subscription_id, details)
-
-
-def set_order_payment_method(repo: Any, order_id: str, payment_method_id: str, caller_id: str) -> Order:
+def set_order_payment_method(repo: Repository, order_id: str, payment_method_id: str, caller_id: str) -> SeatOrder:
     """Choose the card a draft is charged to; part of adding seats, so §4.1 is checked again."""
 
-    def attempt() -> Order:
+    def attempt() -> SeatOrder:
         order, contract, subscription = draft_of(repo, order_id, caller_id)
-        require_add_allowed(contract, subscription, caller_id, clock.today())
+        require_eligible(Change.ADD, contract, subscription, caller_id, clock.today())
         method = _method_of(repo, order.account_id, payment_method_id)
         previous = order.payment_method.payment_method_id if order.payment_method else None
         order.payment_method = method
         work = repo.unit_of_work()
         work.save_order(order)
-        work.add_history(_changed(contract, caller_id, order.subscription_id, {
-            "order_id": order.order_id, "payment_method_id": method.payment_method_id,
-            "previous_payment_method_id": previous,
-        }))
+        work.add_history(HistoryEvent.of(
+            history.OrderPaymentMethodChanged(order_id=order.order_id, payment_method_id=method.payment_method_id,
+                                              previous_payment_method_id=previous),
+            contract_id=contract.contract_id, at=clock.utc_now(), actor=caller_id,
+            subscription_id=order.subscription_id,
+        ))
         work.commit()
         return order
 
     return retrying(attempt)
 
 
-def set_contract_payment_method(repo: Any, contract_id: str, payment_method_id: str, caller_id: str) -> Contract:
+def set_contract_payment_method(repo: Repository, contract_id: str, payment_method_id: str, caller_id: str) -> Contract:
     """Change the card on file that renewals charge. Allowed in any status: it is how a past-due
     contract gets a working card."""
 
@@ -104,9 +104,11 @@ def set_contract_payment_method(repo: Any, contract_id: str, payment_method_id: 
         contract.payment_method = method
         work = repo.unit_of_work()
         work.save_contract(contract)
-        work.add_history(_changed(contract, caller_id, None, {
-            "payment_method_id": method.payment_method_id, "previous_payment_method_id": previous,
-        }))
+        work.add_history(HistoryEvent.of(
+            history.PaymentMethodChanged(payment_method_id=method.payment_method_id,
+                                         previous_payment_method_id=previous),
+            contract_id=contract.contract_id, at=clock.utc_now(), actor=caller_id,
+        ))
         work.commit()
         return contract
 

@@ -1,6 +1,6 @@
 """Read use cases: the contracts a caller can see, their orders and history, single orders.
 
-Visibility follows SPEC §2 through services/access.py: what the caller may not see is not found.
+Visibility follows docs/api.md (People and roles) through services/access.py: what the caller may not see is not found.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ import base64
 import binascii
 import hashlib
 import re
-from typing import Any
 
+from seats.domain.codes import ErrorCode
 from seats.domain.errors import Unprocessable
-from seats.domain.model import Contract, HistoryEvent, Order
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Contract, Order
 from seats.services.access import visible_contract, visible_order
+from seats.services.ports import Repository
 
 _TOKEN_VERSION = "v1"
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+")
@@ -21,7 +23,7 @@ _SORT_KEY = re.compile(r"\d{4}-\d{2}-\d{2}#.+")
 
 
 class InvalidNextToken(Unprocessable):
-    code, title = "validation_error", "Invalid request"
+    code, title = ErrorCode.VALIDATION_ERROR, "Invalid request"
 
     def __init__(self) -> None:
         super().__init__(
@@ -55,7 +57,7 @@ def decode_next_token(token: str) -> str:
     return sort_key
 
 
-def list_contracts(repo: Any, caller_id: str, limit: int, next_token: str | None) -> tuple[list[Contract], str | None]:
+def list_contracts(repo: Repository, caller_id: str, limit: int, next_token: str | None) -> tuple[list[Contract], str | None]:
     """One page of the contracts the caller manages or administers, by renewal date then id."""
     after = decode_next_token(next_token) if next_token else None
     user = repo.get_user(caller_id)
@@ -65,23 +67,23 @@ def list_contracts(repo: Any, caller_id: str, limit: int, next_token: str | None
     return contracts, encode_next_token(last_sort_key) if last_sort_key else None
 
 
-def get_contract(repo: Any, contract_id: str, caller_id: str) -> Contract:
+def get_contract(repo: Repository, contract_id: str, caller_id: str) -> Contract:
     contract, _ = visible_contract(repo, contract_id, caller_id)
     return contract
 
 
-def list_orders(repo: Any, contract_id: str, caller_id: str) -> list[Order]:
+def list_orders(repo: Repository, contract_id: str, caller_id: str) -> list[Order]:
     """The contract's orders, newest first."""
     visible_contract(repo, contract_id, caller_id)
     return repo.list_orders(contract_id)
 
 
-def list_history(repo: Any, contract_id: str, caller_id: str) -> list[HistoryEvent]:
+def list_history(repo: Repository, contract_id: str, caller_id: str) -> list[HistoryEvent]:
     """The contract's history events, newest first."""
     visible_contract(repo, contract_id, caller_id)
     return repo.list_history(contract_id)
 
 
-def get_order(repo: Any, order_id: str, caller_id: str) -> Order:
+def get_order(repo: Repository, order_id: str, caller_id: str) -> Order:
     order, _, _ = visible_order(repo, order_id, caller_id)
     return order

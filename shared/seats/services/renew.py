@@ -1,4 +1,4 @@
-"""Renew one contract (SPEC §4.4): charge each due period once, or move it along the overdue timeline.
+"""Renew one contract (docs/api.md, Renewal): charge each due period once, or move it along the overdue timeline.
 
 Per period: one charge with an idempotency key per contract, period and attempt, then one
 TransactWriteItems conditioned on the contract version read. A message delivered twice, a worker
@@ -13,18 +13,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from seats.clock import utc_now
-from seats.domain import renewal
+from seats.domain import events, history, renewal
+from seats.domain.charge_keys import refund_key, renewal_charge_key
 from seats.domain.errors import ConcurrentUpdate, InvalidPaymentToken, PaymentDeclined, PaymentMethodExpired
-from seats.domain.model import Contract, HistoryEvent, PaymentMethod, new_id
+from seats.domain.history import SYSTEM, HistoryEvent
+from seats.domain.model import Contract, PaymentMethod
 from seats.domain.money import Money
-from seats.services.ports import PaymentGateway
-
-SYSTEM = "system"
-WRITE_ATTEMPTS = 3
-
+from seats.services.ports import PaymentGateway, Repository
+from seats.services.retry import WRITE_ATTEMPTS
 
 MAX_STEPS = 8  # periods renewed or attempts retired in one run; more waits for the next delivery
 
@@ -38,10 +36,6 @@ class _UnusableCharge(Exception):
         self.charge_id = charge_id
 
 
-def refund_key(charge_id: str) -> str:
-    return f"seats:refund:{charge_id}"
-
-
 @dataclass
 class RenewalOutcome:
     contract_id: str
@@ -52,13 +46,13 @@ class RenewalOutcome:
 
 @dataclass
 class _Run:
-    repo: Any
+    repo: Repository
     gateway: PaymentGateway
     today: date
     outcome: RenewalOutcome
 
 
-def renew_contract(contract_id: str, as_of: datetime, repo: Any, gateway: PaymentGateway) -> RenewalOutcome:
+def renew_contract(contract_id: str, as_of: datetime, repo: Repository, gateway: PaymentGateway) -> RenewalOutcome:
     """Renew every period of the contract due on `as_of`'s date; reseller contracts are untouched."""
     run = _Run(repo, gateway, as_of.astimezone(UTC).date(), RenewalOutcome(contract_id))
     contract: Contract | None = repo.get_contract(contract_id)
@@ -86,7 +80,7 @@ def _charge(run: _Run, contract: Contract, amount: Money) -> tuple[str | None, s
         charge = run.gateway.charge(
             customer_ref=card.customer_ref, payment_method_ref=card.provider_ref,
             payment_method_id=card.payment_method_id,
-            amount=amount, idempotency_key=renewal.charge_key(contract),
+            amount=amount, idempotency_key=renewal_charge_key(contract),
             description=f"Renewal of contract {contract.contract_id} from {contract.renewal_date.isoformat()}",
         )
     except PaymentDeclined as declined:
@@ -153,84 +147,89 @@ def _retire_attempt(run: _Run, contract: Contract, charge_id: str) -> Contract |
     return retired
 
 
-def _history(contract: Contract, kind: str, at: datetime, details: dict[str, Any],
-             subscription_id: str | None = None) -> HistoryEvent:
-    return HistoryEvent(new_id("evt"), contract.contract_id, kind, at, SYSTEM, subscription_id, details)
+def _entry(contract: Contract, entry: history.Entry, at: datetime, subscription_id: str | None = None) -> HistoryEvent:
+    return HistoryEvent.of(entry, contract_id=contract.contract_id, at=at, actor=SYSTEM,
+                           subscription_id=subscription_id)
 
 
-def _status_change(before: Contract, after: Contract, at: datetime, reason: str) -> HistoryEvent | None:
+def _status_change(before: Contract, after: Contract, at: datetime,
+                   reason: str) -> tuple[HistoryEvent, events.ContractStatusChanged] | None:
+    """History status_changed and the ContractStatusChanged event, when the status changed."""
     if before.status == after.status:
         return None
-    return _history(after, "status_changed", at, {"from": before.status, "to": after.status, "reason": reason})
-
-
-def _add_status_event(uow: Any, before: Contract, after: Contract, reason: str) -> None:
-    if before.status != after.status:
-        uow.add_event("ContractStatusChanged", {
-            "contract_id": after.contract_id, "account_id": after.account_id,
-            "status_before": before.status, "status_after": after.status, "reason": reason,
-            "renewal_date": before.renewal_date.isoformat(),
-        })
+    return (
+        _entry(after, history.StatusChanged(from_=before.status, to=after.status, reason=reason), at),
+        events.ContractStatusChanged(
+            contract_id=after.contract_id, account_id=after.account_id, status_before=before.status,
+            status_after=after.status, reason=reason, renewal_date=before.renewal_date,
+        ),
+    )
 
 
 def _record_renewal(run: _Run, contract: Contract, charge_id: str | None, card: PaymentMethod | None) -> Contract:
     now = utc_now()
     period = renewal.renew(contract, charge_id=charge_id, at=now, paid_with=card)
     renewed, order = period.contract, period.order
-    uow = run.repo.unit_of_work()
-    uow.save_contract(renewed)
-    uow.save_order(order)
+    work = run.repo.unit_of_work()
+    work.save_contract(renewed)
+    work.save_order(order)
     for reduced in period.reductions:
-        uow.add_history(_history(renewed, "seats_reduced", now, {
-            "seats_before": reduced.seats_before, "seats_after": reduced.seats_after, "order_id": order.order_id,
-        }, reduced.subscription_id))
+        work.add_history(_entry(renewed, history.SeatsReduced(
+            seats_before=reduced.seats_before, seats_after=reduced.seats_after, order_id=order.order_id,
+        ), now, reduced.subscription_id))
     for subscription_id, draft_id in period.cancelled_drafts:
-        uow.cancel_draft(draft_id)
-        uow.add_history(_history(renewed, "order_cancelled", now, {"order_id": draft_id, "reason": "renewal"},
-                                 subscription_id))
-    status_event = _status_change(contract, renewed, now, "renewed")
-    if status_event:
-        uow.add_history(status_event)
-    uow.add_history(_history(renewed, "renewed", now, {
-        "order_id": order.order_id, "charge_id": charge_id, "amount": str(order.total),
-        "currency": order.currency, "term_start": renewed.term_start.isoformat(),
-        "renewal_date": renewed.renewal_date.isoformat(),
-    }))
-    uow.add_event("SubscriptionRenewed", {
-        "contract_id": renewed.contract_id, "account_id": renewed.account_id, "order_id": order.order_id,
-        "charge_id": charge_id, "amount": str(order.total), "currency": order.currency,
-        "term_start": renewed.term_start.isoformat(), "renewal_date": renewed.renewal_date.isoformat(),
-        "subscriptions": [
-            {"subscription_id": after.subscription_id, "seats_before": before.seats, "seats_after": after.seats}
-            for before, after in zip(contract.subscriptions, renewed.subscriptions, strict=True)
-        ],
-    })
-    _add_status_event(uow, contract, renewed, "renewed")
-    uow.commit()
+        work.cancel_draft(draft_id)
+        work.add_history(_entry(renewed, history.OrderCancelledByRenewal(order_id=draft_id), now, subscription_id))
+    status_change = _status_change(contract, renewed, now, "renewed")
+    if status_change:
+        work.add_history(status_change[0])
+    work.add_history(_entry(renewed, history.Renewed(
+        order_id=order.order_id, charge_id=charge_id, amount=order.total, currency=order.currency,
+        term_start=renewed.term_start, renewal_date=renewed.renewal_date,
+    ), now))
+    work.add_event(_renewed_event(contract, renewed, order.order_id, charge_id, order.total))
+    if status_change:
+        work.add_event(status_change[1])
+    work.commit()
     run.outcome.renewed += 1
     run.outcome.status = renewed.status
     return renewed
 
 
+def _renewed_event(before: Contract, renewed: Contract, order_id: str, charge_id: str | None,
+                   amount: Money) -> events.SubscriptionRenewed:
+    return events.SubscriptionRenewed(
+        contract_id=renewed.contract_id, account_id=renewed.account_id, order_id=order_id, charge_id=charge_id,
+        amount=amount, currency=renewed.currency, term_start=renewed.term_start,
+        renewal_date=renewed.renewal_date,
+        subscriptions=[
+            events.SubscriptionSeats(after.subscription_id, old.seats, after.seats)
+            for old, after in zip(before.subscriptions, renewed.subscriptions, strict=True)
+        ],
+    )
+
+
 def _record_decline(run: _Run, contract: Contract, decline_code: str) -> None:
     now = utc_now()
     declined = renewal.decline(contract, run.today)
-    details = {
-        "renewal_date": contract.renewal_date.isoformat(), "amount": str(contract.renewal_total),
-        "currency": contract.currency, "decline_code": decline_code, "attempt": declined.failed_renewal_attempts,
-    }
-    uow = run.repo.unit_of_work()
-    uow.save_contract(declined)
-    uow.add_history(_history(declined, "renewal_payment_failed", now, details))
-    status_event = _status_change(contract, declined, now, "renewal_payment_failed")
-    if status_event:
-        uow.add_history(status_event)
-    uow.add_event("RenewalPaymentFailed", {
-        "contract_id": contract.contract_id, "account_id": contract.account_id, **details,
-        "status": declined.status,
-    })
-    _add_status_event(uow, contract, declined, "renewal_payment_failed")
-    uow.commit()
+    failed = history.RenewalPaymentFailed(
+        renewal_date=contract.renewal_date, amount=contract.renewal_total, currency=contract.currency,
+        decline_code=decline_code, attempt=declined.failed_renewal_attempts,
+    )
+    work = run.repo.unit_of_work()
+    work.save_contract(declined)
+    work.add_history(_entry(declined, failed, now))
+    status_change = _status_change(contract, declined, now, "renewal_payment_failed")
+    if status_change:
+        work.add_history(status_change[0])
+    work.add_event(events.RenewalPaymentFailed(
+        contract_id=contract.contract_id, account_id=contract.account_id, renewal_date=failed.renewal_date,
+        amount=failed.amount, currency=failed.currency, decline_code=decline_code, attempt=failed.attempt,
+        status=declined.status,
+    ))
+    if status_change:
+        work.add_event(status_change[1])
+    work.commit()
     run.outcome.declines += 1
     run.outcome.status = declined.status
 
@@ -240,13 +239,14 @@ def _lapse(run: _Run, contract: Contract) -> None:
     lapsed = renewal.lapse(contract, run.today)
     if lapsed.status == contract.status:
         return
-    uow = run.repo.unit_of_work()
-    uow.save_contract(lapsed)
-    uow.add_history(_history(lapsed, "status_changed", utc_now(),
-                             {"from": contract.status, "to": lapsed.status, "reason": "not_renewed"}))
-    _add_status_event(uow, contract, lapsed, "not_renewed")
+    work = run.repo.unit_of_work()
+    work.save_contract(lapsed)
+    status_change = _status_change(contract, lapsed, utc_now(), "not_renewed")
+    if status_change:
+        work.add_history(status_change[0])
+        work.add_event(status_change[1])
     try:
-        uow.commit()
+        work.commit()
     except ConcurrentUpdate:
         return  # changed meanwhile (another worker): the next run looks again
     run.outcome.status = lapsed.status

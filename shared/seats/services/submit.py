@@ -1,4 +1,5 @@
-"""Submitting an add-seats order: charged exactly once, seats added only if paid (SPEC §4.2, §4.5).
+"""Submitting an add-seats order: charged exactly once, seats added only if paid (docs/api.md,
+Adding seats and Concurrency).
 
 - The charge's idempotency key comes from the order, `seats:order:<id>:attempt:<n>`: a retry after a
   time-out or a crash, with the same HTTP key or a new one, finds the charge already made.
@@ -13,42 +14,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from seats import clock
+from seats.domain import events, history
+from seats.domain.charge_keys import order_charge_key, refund_key
+from seats.domain.eligibility import Change, require_eligible
 from seats.domain.errors import (
     ConcurrentUpdate,
+    ContractNotFound,
     DomainError,
     OrderNotDraft,
+    OrderNotFound,
     PaymentDeclined,
     PaymentMethodExpired,
     PaymentMethodNotFound,
     QuoteExpired,
 )
-from seats.domain.model import Contract, HistoryEvent, Order, PaymentError, PaymentMethod, new_id
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Contract, PaymentError, PaymentMethod, SeatOrder
 from seats.domain.money import Money
-from seats.services.add_seats import (
-    WRITE_ATTEMPTS,
-    draft_of,
-    price,
-    require_add_allowed,
-    require_seats_in_range,
-)
-from seats.services.ports import Charge, PaymentGateway
+from seats.domain.seat_orders import reprice, require_seats_in_range
+from seats.services.drafts import draft_of
+from seats.services.ports import Charge, PaymentGateway, Repository
+from seats.services.retry import WRITE_ATTEMPTS
 
 COMPLETE_ATTEMPTS = 5  # lost races on the contract (other subscriptions' orders) before giving up
 
 
-def charge_key(order: Order) -> str:
-    return f"seats:order:{order.order_id}:attempt:{order.payment_attempt}"
-
-
-def refund_key(charge_id: str) -> str:
-    return f"seats:refund:{charge_id}"
-
-
-def submit(repo: Any, gateway: PaymentGateway, order_id: str, caller_id: str,
-           submit_key: str | None = None) -> Order:
+def submit(repo: Repository, gateway: PaymentGateway, order_id: str, caller_id: str,
+           submit_key: str | None = None) -> SeatOrder:
     """`submit_key` names the request (a digest of the caller and its Idempotency-Key): the order
     completed by a request with the same name is its answer again, even when that request's first
     answer was lost after the write (a time-out, or the idempotency record not saved)."""
@@ -57,11 +51,10 @@ def submit(repo: Any, gateway: PaymentGateway, order_id: str, caller_id: str,
             order, contract, subscription = draft_of(repo, order_id, caller_id)
         except OrderNotDraft:
             done = repo.get_order(order_id)
-            if submit_key is None or done is None or done.submitted_with != submit_key:
+            if submit_key is None or not isinstance(done, SeatOrder) or done.submitted_with != submit_key:
                 raise
             return done  # its SeatsAdded was committed with it
-        require_add_allowed(contract, subscription, caller_id, clock.today())
-        assert order.seats_to_add is not None
+        require_eligible(Change.ADD, contract, subscription, caller_id, clock.today())
         require_seats_in_range(subscription, order.seats_to_add)
         if order.charge_id:  # a refund recorded as due by an earlier submit that stopped short
             gateway.refund(order.charge_id, refund_key(order.charge_id))
@@ -81,12 +74,11 @@ def submit(repo: Any, gateway: PaymentGateway, order_id: str, caller_id: str,
     raise ConcurrentUpdate()
 
 
-def _requote_if_expired(repo: Any, order: Order, contract: Contract) -> None:
-    if order.quote_expires_at is not None and clock.utc_now() < order.quote_expires_at:
+def _requote_if_expired(repo: Repository, order: SeatOrder, contract: Contract) -> None:
+    if clock.utc_now() < order.quote_expires_at:
         return
-    assert order.subscription_id is not None and order.seats_to_add is not None
     quoted = order.total
-    price(order, contract, contract.subscription(order.subscription_id), order.seats_to_add, clock.today())
+    reprice(order, contract, contract.subscription(order.subscription_id), order.seats_to_add, clock.today())
     work = repo.unit_of_work()
     work.save_order(order)
     work.commit()
@@ -94,7 +86,7 @@ def _requote_if_expired(repo: Any, order: Order, contract: Contract) -> None:
         raise QuoteExpired(f"The quote expired; the new total is {order.total} {order.currency}", order=order)
 
 
-def _chargeable_method(order: Order) -> PaymentMethod:
+def _chargeable_method(order: SeatOrder) -> PaymentMethod:
     method = order.payment_method
     if method is None:
         raise PaymentMethodNotFound("The order has no payment method; choose one before submitting")
@@ -103,12 +95,12 @@ def _chargeable_method(order: Order) -> PaymentMethod:
     return method
 
 
-def _charge(repo: Any, gateway: PaymentGateway, order: Order, method: PaymentMethod) -> Charge:
+def _charge(repo: Repository, gateway: PaymentGateway, order: SeatOrder, method: PaymentMethod) -> Charge:
     try:
         return gateway.charge(
             customer_ref=method.customer_ref,
             payment_method_ref=method.provider_ref, payment_method_id=method.payment_method_id,
-            amount=order.total, idempotency_key=charge_key(order),
+            amount=order.total, idempotency_key=order_charge_key(order),
             description=f"{order.seats_to_add} {order.product} seat(s), contract {order.contract_id}",
         )
     except (PaymentDeclined, PaymentMethodExpired) as failure:  # settled, no money: the next try is a new charge
@@ -117,37 +109,22 @@ def _charge(repo: Any, gateway: PaymentGateway, order: Order, method: PaymentMet
         raise
 
 
-def _decline(draft: Order, error: PaymentError) -> None:
+def _decline(draft: SeatOrder, error: PaymentError) -> None:
     draft.payment_attempt += 1
     draft.last_payment_error = error
 
 
-def _complete(repo: Any, gateway: PaymentGateway, order: Order, contract: Contract,
-              charge: Charge | None, caller_id: str, submit_key: str | None = None) -> Order:
+def _complete(repo: Repository, gateway: PaymentGateway, order: SeatOrder, contract: Contract,
+              charge: Charge | None, caller_id: str, submit_key: str | None = None) -> SeatOrder:
     attempt = order.payment_attempt
     for _ in range(COMPLETE_ATTEMPTS):
-        assert order.subscription_id is not None and order.seats_to_add is not None
-        subscription = contract.subscription(order.subscription_id)
-        now = clock.utc_now()
-        order.status, order.charge_id, order.submitted_at = "completed", charge.charge_id if charge else None, now
-        order.seats_before, order.seats_after = subscription.seats, subscription.seats + order.seats_to_add
-        order.last_payment_error, order.submitted_with = None, submit_key
-        subscription.seats, subscription.open_order_id = order.seats_after, None
-        work = repo.unit_of_work()
-        work.save_order(order)
-        work.save_contract(contract)
-        work.add_history(HistoryEvent(new_id("evt"), contract.contract_id, "seats_added", now, caller_id,
-                                      subscription.subscription_id, _details(order)))
-        work.add_event("SeatsAdded", _seats_added(order))
         try:
-            work.commit()
+            _write_completion(repo, order, contract, charge, caller_id, submit_key)
         except ConcurrentUpdate:
-            fresh = repo.get_order(order.order_id)
-            assert fresh is not None
+            fresh = _seat_order(repo, order.order_id)
             if fresh.status == "completed" and fresh.charge_id == order.charge_id:
                 return fresh  # our write (its answer lost) or another request's, event and all
-            latest = repo.get_contract(fresh.contract_id)
-            assert latest is not None
+            latest = _contract(repo, fresh.contract_id)
             problem = _not_completable(fresh, latest, charge, attempt, caller_id)
             if problem is not None:
                 replayed = _release(repo, gateway, fresh, attempt, charge)
@@ -160,20 +137,50 @@ def _complete(repo: Any, gateway: PaymentGateway, order: Order, contract: Contra
     raise ConcurrentUpdate()  # the charge stays under this attempt's key: the next submit completes it
 
 
-def _seats_added(order: Order) -> dict[str, Any]:
-    return {
-        **_details(order), "contract_id": order.contract_id, "account_id": order.account_id,
-        "subscription_id": order.subscription_id, "product": order.product,
-    }
+def _write_completion(repo: Repository, order: SeatOrder, contract: Contract, charge: Charge | None,
+                      caller_id: str, submit_key: str | None) -> None:
+    """The order completed with `charge`, the seats added, its history entry and SeatsAdded: one commit."""
+    subscription = contract.subscription(order.subscription_id)
+    now = clock.utc_now()
+    order.status, order.charge_id, order.submitted_at = "completed", charge.charge_id if charge else None, now
+    order.seats_before, order.seats_after = subscription.seats, subscription.seats + order.seats_to_add
+    order.last_payment_error, order.submitted_with = None, submit_key
+    subscription.seats, subscription.open_order_id = order.seats_after, None
+    work = repo.unit_of_work()
+    work.save_order(order)
+    work.save_contract(contract)
+    work.add_history(HistoryEvent.of(
+        history.SeatsAdded(order_id=order.order_id, seats_before=order.seats_before, seats_after=order.seats_after,
+                           seats_added=order.seats_to_add, total=order.total, currency=order.currency,
+                           charge_id=order.charge_id),
+        contract_id=contract.contract_id, at=now, actor=caller_id, subscription_id=subscription.subscription_id,
+    ))
+    work.add_event(events.SeatsAdded(
+        contract_id=order.contract_id, account_id=order.account_id, subscription_id=order.subscription_id,
+        product=order.product, order_id=order.order_id, seats_before=order.seats_before,
+        seats_after=order.seats_after, seats_added=order.seats_to_add, total=order.total,
+        currency=order.currency, charge_id=order.charge_id,
+    ))
+    work.commit()
 
 
-def _details(order: Order) -> dict[str, Any]:
-    return {"order_id": order.order_id, "seats_before": order.seats_before, "seats_after": order.seats_after,
-            "seats_added": order.seats_to_add, "total": str(order.total), "currency": order.currency,
-            "charge_id": order.charge_id}
+def _seat_order(repo: Repository, order_id: str) -> SeatOrder:
+    """The add-seats order read again (orders are never deleted)."""
+    order = repo.get_order(order_id)
+    if not isinstance(order, SeatOrder):
+        raise OrderNotFound(f"No order {order_id}")
+    return order
 
 
-def _not_completable(order: Order, contract: Contract, charge: Charge | None, attempt: int,
+def _contract(repo: Repository, contract_id: str) -> Contract:
+    """The order's contract read again (contracts are never deleted)."""
+    contract = repo.get_contract(contract_id)
+    if contract is None:
+        raise ContractNotFound(f"No contract {contract_id}")
+    return contract
+
+
+def _not_completable(order: SeatOrder, contract: Contract, charge: Charge | None, attempt: int,
                      caller_id: str) -> DomainError | None:
     """Why `charge` can no longer pay for `order`, or None when the write may be tried again."""
     if order.status != "draft":
@@ -183,17 +190,17 @@ def _not_completable(order: Order, contract: Contract, charge: Charge | None, at
     if order.payment_attempt != attempt or order.total != paid or (
             card is not None and (order.payment_method is None or order.payment_method.provider_ref != card)):
         return ConcurrentUpdate("The order changed while it was being paid; read it again")
-    assert order.subscription_id is not None and order.seats_to_add is not None
     subscription = contract.subscription(order.subscription_id)
     try:
-        require_add_allowed(contract, subscription, caller_id, clock.today())
+        require_eligible(Change.ADD, contract, subscription, caller_id, clock.today())
         require_seats_in_range(subscription, order.seats_to_add)
     except DomainError as refused:
         return refused
     return None
 
 
-def _release(repo: Any, gateway: PaymentGateway, order: Order, attempt: int, charge: Charge | None) -> Order | None:
+def _release(repo: Repository, gateway: PaymentGateway, order: SeatOrder, attempt: int,
+             charge: Charge | None) -> SeatOrder | None:
     """Refund `charge`, which `order` will not be completed with, unless it was completed with it
     meanwhile (then that completed order is returned). The refund is first recorded on a draft that
     could still use the charge (its attempt retired), so that no later submit completes with it."""
@@ -201,7 +208,7 @@ def _release(repo: Any, gateway: PaymentGateway, order: Order, attempt: int, cha
         return None
     error = PaymentError("charge_refunded", None, "The order changed while it was being paid; the payment was refunded")
 
-    def retire(draft: Order) -> None:
+    def retire(draft: SeatOrder) -> None:
         draft.payment_attempt += 1
         draft.charge_id = charge.charge_id
         draft.last_payment_error = error
@@ -213,12 +220,12 @@ def _release(repo: Any, gateway: PaymentGateway, order: Order, attempt: int, cha
     return None
 
 
-def _update_draft(repo: Any, order: Order, attempt: int, change: Callable[[Order], None]) -> Order:
+def _update_draft(repo: Repository, order: SeatOrder, attempt: int,
+                  change: Callable[[SeatOrder], None]) -> SeatOrder:
     """Apply `change` to the order if it is still a draft at `attempt`; re-read after a lost race.
     Returns the order as last seen (changed, or as someone else left it)."""
-    current: Order | None = order
+    current = order
     for _ in range(WRITE_ATTEMPTS):
-        assert current is not None
         if current.status != "draft" or current.payment_attempt != attempt:
             return current
         change(current)
@@ -228,5 +235,5 @@ def _update_draft(repo: Any, order: Order, attempt: int, change: Callable[[Order
             work.commit()
             return current
         except ConcurrentUpdate:
-            current = repo.get_order(order.order_id)
+            current = _seat_order(repo, order.order_id)
     raise ConcurrentUpdate()

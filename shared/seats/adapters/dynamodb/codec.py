@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from seats.adapters.dynamodb import keys
 from seats.clock import iso, parse_instant
+from seats.domain.history import HistoryEvent
 from seats.domain.model import (
     Account,
     Contract,
-    HistoryEvent,
     Order,
     OrderLine,
     PaymentError,
     PaymentMethod,
     PendingReduction,
+    Period,
+    RenewalOrder,
+    SeatOrder,
     Subscription,
     User,
 )
 from seats.domain.money import Money
+from seats.domain.proration import Proration
 from seats.domain.terms import Term
 
 Item = dict[str, Any]
-
-
-def _date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
-def _money(text: str | None, currency: str) -> Money | None:
-    return Money.parse(text, currency) if text is not None else None
 
 
 def _drop_none(item: Item) -> Item:
@@ -167,6 +164,8 @@ def contract_from_item(item: Item) -> Contract:
 
 
 def order_to_item(o: Order) -> Item:
+    kind_fields = _seat_order_fields(o) if isinstance(o, SeatOrder) else _renewal_fields(o) \
+        if isinstance(o, RenewalOrder) else {}
     return _drop_none({
         **keys.order_key(o.order_id),
         "kind": "order",
@@ -181,87 +180,67 @@ def order_to_item(o: Order) -> Item:
         "total": str(o.total),
         "created_by": o.created_by,
         "created_at": iso(o.created_at),
-        "subscription_id": o.subscription_id,
-        "product": o.product,
-        "seats_before": o.seats_before,
-        "seats_to_add": o.seats_to_add,
-        "seats_after": o.seats_after,
-        "unit_price": str(o.unit_price) if o.unit_price else None,
-        "days_remaining": o.days_remaining,
-        "term_days": o.term_days,
-        "quoted_on": o.quoted_on.isoformat() if o.quoted_on else None,
-        "quote_expires_at": iso(o.quote_expires_at) if o.quote_expires_at else None,
         "payment_method": payment_method_to_map(o.payment_method) if o.payment_method else None,
         "charge_id": o.charge_id,
-        "last_payment_error": {
-            "code": o.last_payment_error.code,
-            "decline_code": o.last_payment_error.decline_code,
-            "message": o.last_payment_error.message,
-        } if o.last_payment_error else None,
         "submitted_at": iso(o.submitted_at) if o.submitted_at else None,
-        "lines": [
-            {"subscription_id": line.subscription_id, "seats": line.seats,
-             "unit_price": str(line.unit_price), "amount": str(line.amount)}
-            for line in o.lines
-        ] if o.lines is not None else None,
-        "period_start": o.period_start.isoformat() if o.period_start else None,
-        "period_end": o.period_end.isoformat() if o.period_end else None,
-        "payment_attempt": o.payment_attempt,
-        "submitted_with": o.submitted_with,
         "version": o.version,
+        **kind_fields,
     })
+
+
+def _seat_order_fields(o: SeatOrder) -> Item:
+    error = o.last_payment_error
+    return {
+        "subscription_id": o.subscription_id, "product": o.product, "seats_before": o.seats_before,
+        "seats_to_add": o.seats_to_add, "seats_after": o.seats_after, "unit_price": str(o.unit_price),
+        "days_remaining": o.proration.days_remaining, "term_days": o.proration.term_days,
+        "quoted_on": o.quoted_on.isoformat(), "quote_expires_at": iso(o.quote_expires_at),
+        "last_payment_error": {"code": error.code, "decline_code": error.decline_code, "message": error.message}
+        if error else None,
+        "payment_attempt": o.payment_attempt, "submitted_with": o.submitted_with,
+    }
+
+
+def _renewal_fields(o: RenewalOrder) -> Item:
+    return {
+        "lines": [{"subscription_id": line.subscription_id, "seats": line.seats,
+                   "unit_price": str(line.unit_price), "amount": str(line.amount)} for line in o.lines],
+        "period_start": o.period.term_start.isoformat(), "period_end": o.period.renewal_date.isoformat(),
+    }
 
 
 def order_from_item(item: Item) -> Order:
     currency = item["currency"]
-    error = item.get("last_payment_error")
     pm = item.get("payment_method")
-    lines = item.get("lines")
-    return Order(
-        order_id=item["order_id"],
-        type=item["type"],
-        status=item["status"],
-        contract_id=item["contract_id"],
-        account_id=item["account_id"],
-        currency=currency,
-        total=Money.parse(item["total"], currency),
-        created_by=item["created_by"],
-        created_at=parse_instant(item["created_at"]),
-        subscription_id=item.get("subscription_id"),
-        product=item.get("product"),
-        seats_before=_int(item.get("seats_before")),
-        seats_to_add=_int(item.get("seats_to_add")),
-        seats_after=_int(item.get("seats_after")),
-        unit_price=_money(item.get("unit_price"), currency),
-        days_remaining=_int(item.get("days_remaining")),
-        term_days=_int(item.get("term_days")),
-        quoted_on=_date(item.get("quoted_on")),
-        quote_expires_at=parse_instant(item["quote_expires_at"]) if item.get("quote_expires_at") else None,
-        payment_method=payment_method_from_map(pm) if pm else None,
-        charge_id=item.get("charge_id"),
-        last_payment_error=PaymentError(
-            code=error["code"], decline_code=error.get("decline_code"), message=error["message"]
-        ) if error else None,
-        submitted_at=parse_instant(item["submitted_at"]) if item.get("submitted_at") else None,
-        lines=[
-            OrderLine(
-                subscription_id=line["subscription_id"],
-                seats=int(line["seats"]),
-                unit_price=Money.parse(line["unit_price"], currency),
-                amount=Money.parse(line["amount"], currency),
-            )
-            for line in lines
-        ] if lines is not None else None,
-        period_start=_date(item.get("period_start")),
-        period_end=_date(item.get("period_end")),
-        payment_attempt=int(item.get("payment_attempt", 0)),
-        submitted_with=item.get("submitted_with"),
-        version=int(item.get("version", 0)),
+    common: dict[str, Any] = {
+        "order_id": item["order_id"], "status": item["status"], "contract_id": item["contract_id"],
+        "account_id": item["account_id"], "currency": currency, "total": Money.parse(item["total"], currency),
+        "created_by": item["created_by"], "created_at": parse_instant(item["created_at"]),
+        "payment_method": payment_method_from_map(pm) if pm else None, "charge_id": item.get("charge_id"),
+        "submitted_at": parse_instant(item["submitted_at"]) if item.get("submitted_at") else None,
+        "version": int(item.get("version", 0)),
+    }
+    if item["type"] == "renewal":
+        return RenewalOrder(**common, lines=[
+            OrderLine(subscription_id=line["subscription_id"], seats=int(line["seats"]),
+                      unit_price=Money.parse(line["unit_price"], currency), amount=Money.parse(line["amount"], currency))
+            for line in item["lines"]
+        ], period=Period(date.fromisoformat(item["period_start"]), date.fromisoformat(item["period_end"])))
+    return _seat_order_from_item(item, common)
+
+
+def _seat_order_from_item(item: Item, common: dict[str, Any]) -> SeatOrder:
+    error = item.get("last_payment_error")
+    return SeatOrder(
+        **common, subscription_id=item["subscription_id"], product=item["product"],
+        seats_before=int(item["seats_before"]), seats_to_add=int(item["seats_to_add"]),
+        seats_after=int(item["seats_after"]), unit_price=Money.parse(item["unit_price"], common["currency"]),
+        proration=Proration(days_remaining=int(item["days_remaining"]), term_days=int(item["term_days"])),
+        quoted_on=date.fromisoformat(item["quoted_on"]), quote_expires_at=parse_instant(item["quote_expires_at"]),
+        last_payment_error=PaymentError(code=error["code"], decline_code=error.get("decline_code"),
+                                        message=error["message"]) if error else None,
+        payment_attempt=int(item.get("payment_attempt", 0)), submitted_with=item.get("submitted_with"),
     )
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
 
 
 def history_to_item(e: HistoryEvent, sequence: int = 0) -> Item:
@@ -292,8 +271,6 @@ def history_from_item(item: Item) -> HistoryEvent:
 
 def _plain(value: Any) -> Any:
     """DynamoDB gives numbers back as Decimal; history details are plain JSON."""
-    from decimal import Decimal
-
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

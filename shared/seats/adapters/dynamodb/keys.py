@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import zlib
 
+from seats.services.ports import OUTBOX_PREFIX
+
 DUE_SHARDS = 16  # spreads the due index over partitions: 16 × 1000 WCU/RCU of headroom
 
 
-OUTBOX = "OUTBOX#"
-
-
 def outbox_key(event_id: str) -> dict[str, str]:
-    return {"PK": f"{OUTBOX}{event_id}", "SK": "#EVENT"}
+    return {"PK": f"{OUTBOX_PREFIX}{event_id}", "SK": "#EVENT"}
 
 
 def contract_key(contract_id: str) -> dict[str, str]:
@@ -56,7 +55,8 @@ def history_key(contract_id: str, at: str, event_id: str, sequence: int = 0) -> 
 SANDBOX_CHARGES = "SANDBOX#CHARGES"  # one partition: the sandbox is for local runs and tests only
 
 
-def charge_key(idempotency_key: str) -> dict[str, str]:
+def sandbox_charge_key(idempotency_key: str) -> dict[str, str]:
+    """The item of the sandbox gateway's charge made under `idempotency_key`."""
     return {"PK": SANDBOX_CHARGES, "SK": idempotency_key}
 
 

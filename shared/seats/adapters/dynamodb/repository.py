@@ -9,7 +9,8 @@ from typing import Any
 
 from seats.adapters.dynamodb import attributes, codec, keys
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
-from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod, User
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Account, Contract, Order, PaymentMethod, User
 
 to_attributes = attributes.to_item
 from_attributes = attributes.from_item
@@ -92,10 +93,6 @@ class Repository:
         )
 
     # -- collections ----------------------------------------------------------------------------
-    def _query(self, **params: Any) -> tuple[list[dict[str, Any]], bool]:
-        answer = self.client.query(TableName=self.table, **params)
-        return [from_attributes(i) for i in answer.get("Items", [])], "LastEvaluatedKey" in answer
-
     def list_contracts(self, user: User, limit: int, after: str | None) -> tuple[list[Contract], str | None]:
         """Contracts the user manages or, as primary admin, can see; by renewal date then id.
 
@@ -113,10 +110,11 @@ class Repository:
             values: dict[str, Any] = {":pk": partition}
             if after:
                 values[":after"] = after
-            items, _ = self._query(
-                IndexName=index, KeyConditionExpression=condition,
+            answer = self.client.query(
+                TableName=self.table, IndexName=index, KeyConditionExpression=condition,
                 ExpressionAttributeValues=to_attributes(values), Limit=limit + 1,
             )
+            items = [from_attributes(raw) for raw in answer.get("Items", [])]
             streams.append([(item[f"{index}SK"], item) for item in items])
         merged: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -167,6 +165,9 @@ class Repository:
             "ExpressionAttributeValues": to_attributes({":pk": f"MANAGER#{user_id}", ":aid": account_id}),
         }
         return any(True for _ in self._paginate(params))
+
+    def due_shards(self) -> list[str]:
+        return keys.all_due_shards()
 
     def due_contract_ids(self, as_of: date, shard: str) -> Iterator[str]:
         """Contract ids in one shard of the due index with renewal_date ≤ as_of (KEYS_ONLY reads)."""

@@ -9,8 +9,10 @@ from botocore.exceptions import ClientError
 
 from seats.adapters.dynamodb import attributes, codec, keys
 from seats.clock import iso, utc_now
+from seats.domain import events
 from seats.domain.errors import ConcurrentUpdate
-from seats.domain.model import Account, Contract, HistoryEvent, Order, PaymentMethod, new_id
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Account, Contract, Order, PaymentMethod, new_id
 
 OUTBOX_TTL_SECONDS = 24 * 3600  # the relay reads the stream within seconds; streams keep records 24 h
 
@@ -56,15 +58,15 @@ class UnitOfWork:
         self._history_added += 1
         self._put(codec.history_to_item(event, self._history_added), "attribute_not_exists(PK)")
 
-    def add_event(self, detail_type: str, detail: dict[str, Any]) -> None:
+    def add_event(self, event: events.DomainEvent) -> None:
         """A domain event, written by this commit as an outbox item, so that it exists exactly when the
         change it describes does. EventRelayFunction reads it from the table's stream and puts it
         on the bus (at least once: `event_id`, in the detail, is what consumers deduplicate on)."""
         now = utc_now()
         event_id = new_id("evt")
         self._put({
-            **keys.outbox_key(event_id), "event_id": event_id, "detail_type": detail_type,
-            "detail": json.dumps({**detail, "event_id": event_id}, default=str),
+            **keys.outbox_key(event_id), "event_id": event_id, "detail_type": event.detail_type,
+            "detail": json.dumps({**events.detail(event), "event_id": event_id}),
             "created_at": iso(now), "expires_at": int(now.timestamp()) + OUTBOX_TTL_SECONDS,
         }, "attribute_not_exists(PK)")
 
@@ -72,7 +74,7 @@ class UnitOfWork:
         self._put(codec.payment_method_to_item(payment_method), "attribute_not_exists(PK)")
 
     def save_account(self, account: Account) -> None:
-        self._put(codec.account_to_item(account), "attribute_exists(PK) OR attribute_not_exists(PK)")
+        self._writes.append({"Put": {"TableName": self.table, "Item": _attrs(codec.account_to_item(account))}})
 
     def cancel_draft(self, order_id: str) -> None:
         """Cancel an add-seats draft by key, without reading it: only while it is still a draft."""
@@ -90,10 +92,6 @@ class UnitOfWork:
             "TableName": self.table, "Key": _attrs(keys.contract_key(contract.contract_id)),
             "ConditionExpression": "version = :v", "ExpressionAttributeValues": _attrs({":v": contract.version}),
         }})
-
-    @property
-    def pending(self) -> int:
-        return len(self._writes)
 
     def commit(self) -> None:
         if not self._writes:

@@ -1,4 +1,4 @@
-"""The sandbox payment gateway: Stripe's test tokens (SPEC §7), no network, charges kept in DynamoDB.
+"""The sandbox payment gateway: Stripe's test tokens (docs/api.md, Payments), no network, charges kept in DynamoDB.
 
 Charges live in the table so that a retry in another Lambda container (or after a crash) finds
 the charge its idempotency key already made, exactly as a real provider would.
@@ -12,8 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from seats.adapters.dynamodb import keys
-from seats.adapters.dynamodb.repository import from_attributes, to_attributes
+from seats.adapters.dynamodb import attributes, keys
 from seats.clock import iso, parse_instant, utc_now
 from seats.domain.errors import InvalidPaymentToken, PaymentDeclined, PaymentProviderUnavailable
 from seats.domain.money import Money
@@ -84,8 +83,8 @@ class SandboxGateway:
         for charge in self.list_charges():
             if charge.charge_id == charge_id:
                 self.client.update_item(
-                    TableName=self.table, Key=to_attributes(keys.charge_key(charge.idempotency_key)),
-                    UpdateExpression="SET refunded = :t", ExpressionAttributeValues=to_attributes({":t": True}),
+                    TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(charge.idempotency_key)),
+                    UpdateExpression="SET refunded = :t", ExpressionAttributeValues=attributes.to_item({":t": True}),
                 )
                 return
 
@@ -93,11 +92,11 @@ class SandboxGateway:
         charges: list[Charge] = []
         params: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": to_attributes({":pk": keys.SANDBOX_CHARGES}),
+            "ExpressionAttributeValues": attributes.to_item({":pk": keys.SANDBOX_CHARGES}),
         }
         while True:
             answer = self.client.query(**params)
-            charges.extend(self._from_item(from_attributes(i)) for i in answer.get("Items", []))
+            charges.extend(self._from_item(attributes.from_item(i)) for i in answer.get("Items", []))
             if "LastEvaluatedKey" not in answer:
                 return sorted(charges, key=lambda c: c.created_at)
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -115,7 +114,7 @@ class SandboxGateway:
 
     def _record(self, charge: Charge) -> bool:
         item = {
-            **keys.charge_key(charge.idempotency_key), "kind": "charge", "charge_id": charge.charge_id,
+            **keys.sandbox_charge_key(charge.idempotency_key), "kind": "charge", "charge_id": charge.charge_id,
             "amount": str(charge.amount), "currency": charge.amount.currency,
             "payment_method_ref": charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
             "status": charge.status, "created_at": iso(charge.created_at),
@@ -125,7 +124,7 @@ class SandboxGateway:
         if charge.payment_method_id:
             item["payment_method_id"] = charge.payment_method_id
         try:
-            self.client.put_item(TableName=self.table, Item=to_attributes(item),
+            self.client.put_item(TableName=self.table, Item=attributes.to_item(item),
                                  ConditionExpression="attribute_not_exists(PK)")
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -134,9 +133,9 @@ class SandboxGateway:
         return True
 
     def _stored_item(self, idempotency_key: str) -> dict[str, Any] | None:
-        answer = self.client.get_item(TableName=self.table, Key=to_attributes(keys.charge_key(idempotency_key)),
+        answer = self.client.get_item(TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(idempotency_key)),
                                       ConsistentRead=True)
-        return from_attributes(answer["Item"]) if "Item" in answer else None
+        return attributes.from_item(answer["Item"]) if "Item" in answer else None
 
     def _stored(self, idempotency_key: str) -> Charge | None:
         item = self._stored_item(idempotency_key)
