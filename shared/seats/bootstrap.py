@@ -1,14 +1,22 @@
-"""The composition root: builds adapters once per process, lazily (nothing at import time).
+"""The composition root: builds adapters once per process, lazily (nothing at import time), from the
+settings (`seats.settings`). Adapters are given what they need; none of them reads the settings.
 
 Tests call `reset()` after changing the environment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seats.settings import get_settings
+from seats.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from seats.services.ports import EventPublisher, PaymentGateway, RenewalQueue, Repository
+
+# The Stripe key in SSM is read through Powertools' cache: again at most every 5 minutes (a rotated key).
+STRIPE_KEY_MAX_AGE_S = 300
 
 
 @cache
@@ -26,27 +34,65 @@ def aws_client(service: str) -> Any:
 
 
 @cache
-def repository() -> Any:
-    from seats.adapters.dynamodb.repository import Repository
+def repository() -> Repository:
+    from seats.adapters.dynamodb.repository import Repository as DynamoDbRepository
 
-    return Repository(aws_client("dynamodb"), get_settings().table_name)
+    return DynamoDbRepository(aws_client("dynamodb"), get_settings().table_name)
 
 
 @cache
-def publisher() -> Any:
+def publisher() -> EventPublisher:
     from seats.adapters.events import EventBridgePublisher
 
     return EventBridgePublisher(aws_client("events"), get_settings().event_bus_name)
 
 
 @cache
-def payment_gateway() -> Any:
-    from seats.adapters.payments.factory import build_gateway
+def renewal_queue() -> RenewalQueue:
+    from seats.adapters.queue import SqsRenewalQueue
 
-    return build_gateway(get_settings())
+    return SqsRenewalQueue(aws_client("sqs"), get_settings().renewal_queue_url)
+
+
+@cache
+def payment_gateway() -> PaymentGateway:
+    """SEATS_PAYMENTS=sandbox (the default, no network) or stripe."""
+    settings = get_settings()
+    if settings.payments == "stripe":
+        return _stripe_gateway(settings)
+    from seats.adapters.payments.sandbox import SandboxGateway
+
+    return SandboxGateway(aws_client("dynamodb"), settings.table_name)
+
+
+def _stripe_gateway(settings: Settings) -> PaymentGateway:
+    from seats.adapters.payments.stripe_gateway import StripeGateway
+
+    # The key is read on first use, not at cold start, and again after a 401 (a rotated key).
+    api_key = settings.stripe_api_key or _ssm_key(settings.stripe_api_key_parameter)
+    return StripeGateway(api_key, api_base=settings.stripe_api_base, timeout_s=settings.stripe_timeout_s)
+
+
+def _ssm_key(parameter: str | None) -> Callable[[], str]:
+    """Reads the Stripe key from the SSM SecureString `parameter` (STRIPE_API_KEY_PARAMETER), when called."""
+    if not parameter:
+        raise RuntimeError(
+            "SEATS_PAYMENTS=stripe needs STRIPE_API_KEY_PARAMETER (the SSM parameter holding the Stripe key) "
+            "or, for local runs, STRIPE_API_KEY"
+        )
+
+    def read_key() -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_parameter(parameter, decrypt=True, max_age=STRIPE_KEY_MAX_AGE_S)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"SSM parameter {parameter} holds no Stripe key")
+        return value
+
+    return read_key
 
 
 def reset() -> None:
     get_settings.cache_clear()
-    for built in (_botocore_session, aws_client, repository, publisher, payment_gateway):
+    for built in (_botocore_session, aws_client, repository, publisher, renewal_queue, payment_gateway):
         built.cache_clear()

@@ -1,21 +1,21 @@
-"""The one clock. `SEATS_NOW` (ISO 8601 instant) fixes "now" for local runs and tests."""
+"""The one clock. `SEATS_NOW` (ISO 8601 instant) fixes "now" for local runs and tests.
+
+"now" comes from the settings (`Settings.fixed_now`), read once per process: a test that changes
+`SEATS_NOW` calls `seats.bootstrap.reset()` afterwards.
+"""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime
 
+from seats.settings import get_settings, parse_instant
 
-def parse_instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+__all__ = ["iso", "parse_instant", "today", "utc_now"]
 
 
 def utc_now() -> datetime:
-    fixed = os.environ.get("SEATS_NOW")
-    return parse_instant(fixed) if fixed else datetime.now(UTC)
+    fixed = get_settings().fixed_now
+    return fixed if fixed is not None else datetime.now(UTC)
 
 
 def today() -> date:

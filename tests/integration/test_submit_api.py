@@ -352,6 +352,7 @@ def test_a_draft_changed_after_a_time_out_is_charged_anew_and_the_first_charge_r
 def test_an_expired_quote_is_priced_again_and_answers_quote_expired_with_the_new_order(seeded, monkeypatch):
     draft = new_draft(3)
     monkeypatch.setenv("SEATS_NOW", "2026-11-30T09:00:00Z")
+    bootstrap.reset()  # the settings (and so the clock) are read once
 
     status, problem, _ = submit(draft["order_id"], "stale")
 
@@ -373,6 +374,7 @@ def test_an_expired_quote_whose_total_is_unchanged_is_submitted(aws, seed_data, 
     seed_loader.load(bootstrap.repository(), seed_data)
     draft = new_draft(3)
     monkeypatch.setenv("SEATS_NOW", "2026-11-30T09:00:00Z")
+    bootstrap.reset()  # the settings (and so the clock) are read once
 
     status, order, _ = submit(draft["order_id"])
 

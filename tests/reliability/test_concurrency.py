@@ -37,6 +37,7 @@ from seats.api.routes import submit as submit_route
 from seats.clock import parse_instant
 from seats.domain.errors import DomainError, DraftExists
 from seats.services import add_seats, reduce_seats, renew
+from seats.settings import get_settings
 from tests.conftest import LambdaContext
 from tests.reliability.conftest import CONTRACT_A, MANAGER_A, SUBSCRIPTION_A
 
@@ -84,6 +85,7 @@ class Calendar:
             self._turning = True
             self._changed.wait_for(lambda: self._running == 0)
             os.environ["SEATS_NOW"] = instant  # restored by the `aws_env` fixture's monkeypatch
+            get_settings.cache_clear()  # the clock reads SEATS_NOW through the settings, read once
             self._turning = False
             self._changed.notify_all()
 

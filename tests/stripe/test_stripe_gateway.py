@@ -673,39 +673,48 @@ def test_stripe_api_key_never_in_logs_or_exceptions(
 # -- wiring -------------------------------------------------------------------------------------------
 
 
-def test_stripe_gateway_from_env_reads_the_key_from_ssm(
-    localstripe: LocalStripe, monkeypatch: pytest.MonkeyPatch, account_id: str
+def test_stripe_gateway_built_by_bootstrap_charges_with_the_key_from_ssm(
+    aws: None,
+    localstripe: LocalStripe,
+    stripe_client: stripe.StripeClient,
+    monkeypatch: pytest.MonkeyPatch,
+    account_id: str,
 ) -> None:
+    """The deployed path: SEATS_PAYMENTS=stripe and STRIPE_API_KEY_PARAMETER as the template sets them,
+    the key in an SSM SecureString (moto), the gateway from the composition root."""
+    import boto3
     from aws_lambda_powertools.utilities import parameters
-    from moto import mock_aws
 
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
+    from seats import bootstrap
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/seats/stripe/api-key", Value="sk_test_from_ssm", Type="SecureString")
+    ssm.put_parameter(Name="/seats/stripe/revoked", Value="rk_test_revoked", Type="SecureString")
+    for name, value in {"SEATS_PAYMENTS": "stripe", "STRIPE_API_BASE": localstripe.url}.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        import boto3
-
-        boto3.client("ssm").put_parameter(
-            Name="/seats/stripe/api-key", Value="sk_test_from_ssm", Type="SecureString"
-        )
-        parameters.clear_caches()  # a provider (and boto3 client) made inside this mock
-        gateway = StripeGateway.from_env(
-            {"STRIPE_API_KEY_PARAMETER": "/seats/stripe/api-key", "STRIPE_API_BASE": localstripe.url}
-        )
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    parameters.clear_caches()  # a provider (and boto3 client) made inside this mock
+    try:
+        monkeypatch.setenv("STRIPE_API_KEY_PARAMETER", "/seats/stripe/api-key")
+        bootstrap.reset()
+        gateway = bootstrap.payment_gateway()
         card = gateway.attach(account_id, None, "tok_visa")
-        assert card.last4 == "4242"
+        key = _key()
+        charge = _charge(gateway, card, key)
 
-        missing = StripeGateway.from_env(
-            {"STRIPE_API_KEY_PARAMETER": "/seats/stripe/missing", "STRIPE_API_BASE": localstripe.url}
-        )
-        with pytest.raises(PaymentProviderUnavailable):
-            missing.attach(account_id, None, "tok_visa")
-    parameters.clear_caches()  # leave no provider bound to the finished mock
-    with pytest.raises(ValueError, match="STRIPE_API_KEY_PARAMETER"):
-        StripeGateway.from_env({})
+        assert (charge.status, charge.amount, charge.idempotency_key) == ("succeeded", USD_1975, key)
+        intent = stripe_client.v1.payment_intents.retrieve(charge.charge_id)
+        assert (intent.status, intent.amount, intent.currency) == ("succeeded", 197500, "usd")
+        assert intent.customer == card.customer_ref and intent.metadata["idempotency_key"] == key
+
+        # localstripe refuses keys not starting sk_; a parameter that does not exist cannot be read
+        for unusable in ("/seats/stripe/revoked", "/seats/stripe/missing"):
+            monkeypatch.setenv("STRIPE_API_KEY_PARAMETER", unusable)
+            bootstrap.reset()
+            with pytest.raises(PaymentProviderUnavailable):
+                bootstrap.payment_gateway().attach(account_id, None, "tok_visa")
+    finally:
+        parameters.clear_caches()  # leave no provider bound to the finished mock
 
 
 def test_stripe_rejected_key_is_read_again_on_the_next_call(

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -77,36 +76,6 @@ class StripeGateway:
         self._client_instance: stripe.StripeClient | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> StripeGateway:
-        """Build from the function's environment (template.yaml):
-
-        - `STRIPE_API_KEY_PARAMETER`: name of the SSM SecureString holding the secret key, read with
-          Powertools parameters (decrypted, cached 5 minutes) on first use;
-        - `STRIPE_API_KEY`: the key itself, for local runs only (takes precedence);
-        - `STRIPE_API_BASE`: API base URL, only to point at localstripe;
-        - `STRIPE_TIMEOUT_S`: per-request timeout in seconds (default 10).
-        """
-        env = os.environ if environ is None else environ
-        timeout_s = float(env.get("STRIPE_TIMEOUT_S") or 10)
-        api_base = env.get("STRIPE_API_BASE") or None
-        direct_key = env.get("STRIPE_API_KEY")
-        if direct_key:
-            return cls(direct_key, api_base, timeout_s)
-        parameter = env.get("STRIPE_API_KEY_PARAMETER")
-        if not parameter:
-            raise ValueError("set STRIPE_API_KEY_PARAMETER (or STRIPE_API_KEY for local runs)")
-
-        def read_key() -> str:
-            from aws_lambda_powertools.utilities import parameters
-
-            value = parameters.get_parameter(parameter, decrypt=True, max_age=300)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"SSM parameter {parameter} holds no Stripe key")
-            return value
-
-        return cls(read_key, api_base, timeout_s)
-
     def __repr__(self) -> str:  # never the key
         return f"StripeGateway(api_base={self._api_base or 'https://api.stripe.com'!r})"
 
@@ -159,22 +128,10 @@ class StripeGateway:
         description: str,
         payment_method_id: str | None = None,
     ) -> Charge:
-        metadata = {"idempotency_key": idempotency_key}
-        if payment_method_id:
-            metadata["payment_method_id"] = payment_method_id
-        params: PaymentIntentCreateParams = {
-            "amount": amount.minor_units,
-            "currency": amount.currency.lower(),
-            "payment_method": payment_method_ref,
-            "confirm": True,
-            "off_session": True,
-            "description": description,
-            "metadata": metadata,
-        }
-        if customer_ref:
-            params["customer"] = customer_ref
         client = self._client()
-        params[_card_only_param()] = ["card"]  # type: ignore[literal-required]
+        params = _intent_params(
+            customer_ref, payment_method_ref, amount, idempotency_key, description, payment_method_id
+        )
         with self._translated("charge"):
             intent = client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key}).to_dict()
         status = intent.get("status")
@@ -330,6 +287,33 @@ def _decline_reason(code: str | None) -> str:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _intent_params(
+    customer_ref: str | None,
+    payment_method_ref: str,
+    amount: Money,
+    idempotency_key: str,
+    description: str,
+    payment_method_id: str | None,
+) -> PaymentIntentCreateParams:
+    """The PaymentIntent a charge creates: confirmed off-session, cards only."""
+    metadata = {"idempotency_key": idempotency_key}
+    if payment_method_id:
+        metadata["payment_method_id"] = payment_method_id
+    params: PaymentIntentCreateParams = {
+        "amount": amount.minor_units,
+        "currency": amount.currency.lower(),
+        "payment_method": payment_method_ref,
+        "confirm": True,
+        "off_session": True,
+        "description": description,
+        "metadata": metadata,
+    }
+    if customer_ref:
+        params["customer"] = customer_ref
+    params[_card_only_param()] = ["card"]  # type: ignore[literal-required]
+    return params
 
 
 def _idempotency_key(prefix: str, *parts: str) -> str:
