@@ -105,10 +105,13 @@ def parse(data: Any) -> SeedFile:
         raise SeedError(f"{_where(first['loc'])}: {first['msg']}") from None
 
 
-def build_items(seed: SeedFile, attach: Any = None) -> list[dict[str, Any]]:
-    """Every item the seed describes, checked across records; raises SeedError before any write."""
+Record = Account | PaymentMethod | Contract | User
+
+
+def build_records(seed: SeedFile, attach: Any = None) -> list[Record]:
+    """Every record the seed describes, checked across records; raises SeedError before any write."""
     attach = attach or (lambda account_id, customer, token: card_for_token(token))
-    items: list[dict[str, Any]] = []
+    records: list[Record] = []
     users: dict[str, User] = {}
     seen_contracts: set[str] = set()
     for a, raw in enumerate(seed.accounts):
@@ -126,8 +129,8 @@ def build_items(seed: SeedFile, attach: Any = None) -> list[dict[str, Any]]:
                 last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year, provider_ref=card.provider_ref,
                 customer_ref=card.customer_ref,
             )
-        items.append(codec.account_to_item(Account(raw.account_id, raw.name, raw.country, raw.currency, customer)))
-        items.extend(codec.payment_method_to_item(pm) for pm in methods.values())
+        records.append(Account(raw.account_id, raw.name, raw.country, raw.currency, customer))
+        records.extend(methods.values())
         emails = {u.user_id: u.email for u in raw.users}
         for u in raw.users:
             known = users.get(u.user_id, User(u.user_id, u.email, {}))
@@ -161,9 +164,24 @@ def build_items(seed: SeedFile, attach: Any = None) -> list[dict[str, Any]]:
                 payment_method=methods[rc.payment_method_id] if rc.payment_method_id else None,
                 subscriptions=subscriptions, version=1,
             )
-            items.append(codec.contract_to_item(contract))
-    items.extend(codec.user_to_item(u) for u in users.values())
-    return items
+            records.append(contract)
+    records.extend(users.values())
+    return records
+
+
+def build_items(seed: SeedFile, attach: Any = None) -> list[dict[str, Any]]:
+    """Every item the seed describes (build_records, as DynamoDB items); raises SeedError before any write."""
+    return [_item(record) for record in build_records(seed, attach)]
+
+
+def _item(record: Record) -> dict[str, Any]:
+    if isinstance(record, Account):
+        return codec.account_to_item(record)
+    if isinstance(record, PaymentMethod):
+        return codec.payment_method_to_item(record)
+    if isinstance(record, Contract):
+        return codec.contract_to_item(record)
+    return codec.user_to_item(record)
 
 
 def load(repository: Repository, data: Any, gateway: PaymentGateway | None = None) -> int:
