@@ -35,9 +35,10 @@ def aws_client(service: str) -> Any:
 
 @cache
 def repository() -> Repository:
+    from seats import clock
     from seats.adapters.dynamodb.repository import Repository as DynamoDbRepository
 
-    return DynamoDbRepository(aws_client("dynamodb"), get_settings().table_name)
+    return DynamoDbRepository(aws_client("dynamodb"), get_settings().table_name, clock.utc_now)
 
 
 @cache

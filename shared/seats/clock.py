@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from seats.settings import get_settings, parse_instant
+from seats.domain.instants import iso, parse_instant
+from seats.settings import get_settings
 
 __all__ = ["iso", "parse_instant", "today", "utc_now"]
 
@@ -20,8 +21,3 @@ def utc_now() -> datetime:
 
 def today() -> date:
     return utc_now().date()
-
-
-def iso(instant: datetime) -> str:
-    """ISO 8601 with `Z`, to the millisecond: sortable as text."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"

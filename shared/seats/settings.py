@@ -11,8 +11,10 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
+
+from seats.domain.instants import parse_instant
 
 PAYMENTS = ("sandbox", "stripe")
 DEFAULT_STRIPE_TIMEOUT_S = 10.0
@@ -35,14 +37,6 @@ class Settings:
     fixed_now: datetime | None  # SEATS_NOW: "now" fixed for local runs and tests (aware, UTC)
     stripe_api_key: str | None = field(repr=False)  # the key itself, local runs only: never shown
     stripe_timeout_s: float
-
-
-def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant as an aware UTC datetime (`Z` accepted; no offset means UTC)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from seats.adapters.dynamodb import keys
-from seats.clock import iso, parse_instant
 from seats.domain.history import HistoryEvent
+from seats.domain.instants import iso, parse_instant
 from seats.domain.model import (
     Account,
     Contract,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from typing import Any
 
 from seats.adapters.dynamodb import attributes, codec, keys
@@ -25,9 +25,10 @@ def _storable(key: dict[str, str]) -> bool:
 
 
 class Repository:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, clock: Callable[[], datetime]) -> None:
         self.client = client
         self.table = table_name
+        self.clock = clock  # stamps the outbox items of its units of work
 
     # -- single items ---------------------------------------------------------------------------
     def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
@@ -192,7 +193,7 @@ class Repository:
 
     # -- writes -----------------------------------------------------------------------------------
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.client, self.table)
+        return UnitOfWork(self.client, self.table, self.clock)
 
     def put_items(self, items: list[dict[str, Any]]) -> None:
         """Bulk load (seeds, benchmarks): BatchWriteItem in chunks of 25, unprocessed items retried."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from seats.adapters.dynamodb import attributes, codec, keys
-from seats.clock import iso, utc_now
 from seats.domain import events
 from seats.domain.errors import ConcurrentUpdate
 from seats.domain.history import HistoryEvent
+from seats.domain.instants import iso
 from seats.domain.model import Account, Contract, Order, PaymentMethod, new_id
 
 OUTBOX_TTL_SECONDS = 24 * 3600  # the relay reads the stream within seconds; streams keep records 24 h
@@ -26,9 +28,10 @@ class UnitOfWork:
     one they were read at; a lost race raises ConcurrentUpdate and nothing is written.
     """
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, clock: Callable[[], datetime]) -> None:
         self.client = client
         self.table = table
+        self.clock = clock
         self._writes: list[dict[str, Any]] = []
         self._bumped: list[Contract | Order] = []
         self._history_added = 0
@@ -62,7 +65,7 @@ class UnitOfWork:
         """A domain event, written by this commit as an outbox item, so that it exists exactly when the
         change it describes does. EventRelayFunction reads it from the table's stream and puts it
         on the bus (at least once: `event_id`, in the detail, is what consumers deduplicate on)."""
-        now = utc_now()
+        now = self.clock()
         event_id = new_id("evt")
         self._put({
             **keys.outbox_key(event_id), "event_id": event_id, "detail_type": event.detail_type,

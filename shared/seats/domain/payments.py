@@ -1,0 +1,94 @@
+"""The payment ledger (docs/payments.md): every attempt to take money, recorded before the provider is
+called and settled after. A captured charge ends as the charge of exactly one completed order or
+renewed period (`succeeded`), or refunded; nothing else keeps money.
+
+    pending ──provider: captured──▶ captured ──applied──▶ succeeded
+       │                               └──cannot be used──▶ refunding ──▶ refunded
+       └──declined / never captured──▶ failed
+
+`pending`, `captured` and `refunding` are unsettled: whatever ends or changes the order first settles
+them with the provider, and the reconciler settles those left behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from seats.domain.model import Contract, PaymentMethod, new_id
+from seats.domain.money import Money
+
+PaymentStatus = Literal["pending", "captured", "succeeded", "failed", "refunding", "refunded"]
+PaymentPurpose = Literal["add_seats", "renewal"]
+UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "captured", "refunding"})
+
+# The provider's smallest charge per currency (Stripe's minimums); both gateways apply them.
+MINIMUM_CHARGE: dict[str, Decimal] = {
+    **{code: Decimal("0.50") for code in ("USD", "CAD", "AUD", "EUR", "CHF")},
+    "GBP": Decimal("0.30"), "DKK": Decimal("2.50"), "SEK": Decimal("3.00"), "NOK": Decimal("3.00"),
+    "PLN": Decimal("2.00"), "CZK": Decimal("15.00"), "JPY": Decimal("50"),
+}
+
+
+def minimum_charge(currency: str) -> Money:
+    return Money(MINIMUM_CHARGE[currency], currency)
+
+
+def below_minimum(amount: Money) -> bool:
+    """Above zero but too small for the provider to charge: carried to the next renewal instead."""
+    return 0 < amount.amount < MINIMUM_CHARGE[amount.currency]
+
+
+@dataclass(frozen=True)
+class CarriedAmount:
+    """An amount owed but too small to charge alone: charged with the next renewal."""
+
+    order_id: str
+    amount: Money
+
+
+@dataclass(kw_only=True)
+class Payment:
+    payment_id: str
+    purpose: PaymentPurpose
+    order_id: str  # the add-seats order, or the renewal order of the period it pays
+    contract_id: str
+    account_id: str
+    amount: Money
+    payment_method: PaymentMethod
+    off_session: bool  # a renewal run: the customer is not there to authenticate
+    created_at: datetime
+    status: PaymentStatus = "pending"
+    provider_ref: str | None = None  # the provider's id (a Stripe PaymentIntent), recorded before it is confirmed
+    period: date | None = None  # renewal: the renewal date of the period it pays
+    decline_code: str | None = None
+    settled_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def key(self) -> str:
+        """The provider's idempotency key: one per payment, so a retried call is the same payment."""
+        return f"seats:payment:{self.payment_id}"
+
+    @property
+    def refund_key(self) -> str:
+        return f"seats:refund:{self.payment_id}"
+
+    @property
+    def unsettled(self) -> bool:
+        return self.status in UNSETTLED
+
+    def settle(self, status: PaymentStatus, at: datetime) -> None:
+        self.status = status
+        self.settled_at = at if status not in UNSETTLED else None
+
+
+def new_payment(purpose: PaymentPurpose, *, order_id: str, contract: Contract, amount: Money,
+                payment_method: PaymentMethod, at: datetime, period: date | None = None) -> Payment:
+    return Payment(
+        payment_id=new_id("pay"), purpose=purpose, order_id=order_id, contract_id=contract.contract_id,
+        account_id=contract.account_id, amount=amount, payment_method=payment_method,
+        off_session=purpose == "renewal", created_at=at, period=period,
+    )
