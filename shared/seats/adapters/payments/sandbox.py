@@ -1,14 +1,16 @@
 """The sandbox payment gateway: Stripe's test tokens (docs/api.md, Payments), no network, charges kept in DynamoDB.
 
 Charges live in the table so that a retry in another Lambda container (or after a crash) finds
-the charge its idempotency key already made, exactly as a real provider would.
+the charge its idempotency key already made, exactly as a real provider would. The provider's
+behaviour (`Sandbox`) is written once over a store of charges (`ChargeStore`); `SandboxGateway`
+keeps them in the table, the unit tests' fake in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -48,10 +50,29 @@ def card_for_token(token: str) -> AttachedCard:
                         exp_month=EXP_MONTH, exp_year=EXP_YEAR)
 
 
-class SandboxGateway:
-    def __init__(self, client: Any, table: str) -> None:
-        self.client = client
-        self.table = table
+class ChargeStore(Protocol):
+    """Where the sandbox keeps its charges, one per idempotency key."""
+
+    def add(self, charge: Charge) -> bool:
+        """Record `charge` unless its idempotency key has a charge already: False then."""
+        ...
+
+    def get(self, idempotency_key: str) -> Charge | None: ...
+
+    def mark_refunded(self, idempotency_key: str) -> None: ...
+
+    def is_refunded(self, idempotency_key: str) -> bool: ...
+
+    def all(self) -> list[Charge]:
+        """Every charge, by idempotency key."""
+        ...
+
+
+class Sandbox:
+    """The sandbox provider's behaviour over a store of charges: the PaymentGateway port."""
+
+    def __init__(self, store: ChargeStore) -> None:
+        self.store = store
 
     def attach(self, account_id: str, customer_ref: str | None, token: str) -> AttachedCard:
         return card_for_token(token)
@@ -60,7 +81,7 @@ class SandboxGateway:
                idempotency_key: str, description: str, payment_method_id: str | None = None) -> Charge:
         card = CARDS.get(payment_method_ref)
         if card is None:
-            existing = self._stored(idempotency_key)
+            existing = self.store.get(idempotency_key)
             if existing is None:
                 raise InvalidPaymentToken("Unknown payment method")
             return self._replay(existing)
@@ -71,8 +92,8 @@ class SandboxGateway:
             status="failed" if card.charge_decline else "succeeded", created_at=utc_now(),
             decline_code=card.charge_decline,
         )
-        if not self._record(charge):  # this key was charged before (a retry, or a concurrent request)
-            stored = self._stored(idempotency_key)
+        if not self.store.add(charge):  # this key was charged before (a retry, or a concurrent request)
+            stored = self.store.get(idempotency_key)
             assert stored is not None
             return self._replay(stored)
         if card.times_out_after_capture:
@@ -80,39 +101,41 @@ class SandboxGateway:
         return self._replay(charge)
 
     def refund(self, charge_id: str, idempotency_key: str) -> None:
-        for charge in self.list_charges():
+        for charge in self.store.all():
             if charge.charge_id == charge_id:
-                self.client.update_item(
-                    TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(charge.idempotency_key)),
-                    UpdateExpression="SET refunded = :t", ExpressionAttributeValues=attributes.to_item({":t": True}),
-                )
+                self.store.mark_refunded(charge.idempotency_key)
                 return
 
     def list_charges(self) -> list[Charge]:
-        charges: list[Charge] = []
-        params: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": attributes.to_item({":pk": keys.SANDBOX_CHARGES}),
-        }
-        while True:
-            answer = self.client.query(**params)
-            charges.extend(self._from_item(attributes.from_item(i)) for i in answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                return sorted(charges, key=lambda c: c.created_at)
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return sorted(self.store.all(), key=lambda c: c.created_at)
 
     def is_refunded(self, idempotency_key: str) -> bool:
-        item = self._stored_item(idempotency_key)
-        return bool(item and item.get("refunded"))
+        return self.store.is_refunded(idempotency_key)
 
-    # -- storage ------------------------------------------------------------------------------------
     @staticmethod
     def _replay(charge: Charge) -> Charge:
         if charge.status == "failed":
             raise PaymentDeclined("The card was declined", decline_code=charge.decline_code)
         return charge
 
-    def _record(self, charge: Charge) -> bool:
+
+class SandboxGateway(Sandbox):
+    """The sandbox with its charges in the seats table (items `SANDBOX#CHARGES` / <idempotency key>)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        super().__init__(DynamoDbCharges(client, table))
+        self.client = client
+        self.table = table
+
+
+class DynamoDbCharges:
+    """The sandbox's charges as items of the table: a ChargeStore."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def add(self, charge: Charge) -> bool:
         item = {
             **keys.sandbox_charge_key(charge.idempotency_key), "kind": "charge", "charge_id": charge.charge_id,
             "amount": str(charge.amount), "currency": charge.amount.currency,
@@ -132,14 +155,37 @@ class SandboxGateway:
             raise
         return True
 
-    def _stored_item(self, idempotency_key: str) -> dict[str, Any] | None:
+    def get(self, idempotency_key: str) -> Charge | None:
+        item = self._item(idempotency_key)
+        return self._from_item(item) if item else None
+
+    def mark_refunded(self, idempotency_key: str) -> None:
+        self.client.update_item(
+            TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(idempotency_key)),
+            UpdateExpression="SET refunded = :t", ExpressionAttributeValues=attributes.to_item({":t": True}),
+        )
+
+    def is_refunded(self, idempotency_key: str) -> bool:
+        item = self._item(idempotency_key)
+        return bool(item and item.get("refunded"))
+
+    def all(self) -> list[Charge]:
+        charges: list[Charge] = []
+        params: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": attributes.to_item({":pk": keys.SANDBOX_CHARGES}),
+        }
+        while True:
+            answer = self.client.query(**params)
+            charges.extend(self._from_item(attributes.from_item(i)) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return charges
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _item(self, idempotency_key: str) -> dict[str, Any] | None:
         answer = self.client.get_item(TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(idempotency_key)),
                                       ConsistentRead=True)
         return attributes.from_item(answer["Item"]) if "Item" in answer else None
-
-    def _stored(self, idempotency_key: str) -> Charge | None:
-        item = self._stored_item(idempotency_key)
-        return self._from_item(item) if item else None
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Charge:
