@@ -114,26 +114,6 @@ def demo_seed() -> dict[str, Any]:
     return json.loads(DEMO_SEED.read_text(encoding="utf-8"))
 
 
-class LambdaContext:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench-0000"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
-
-
-def handler_of(logical_id: str) -> Callable[..., Any]:
-    import importlib
-
-    from infra import template
-
-    function = template.functions()[logical_id]
-    return getattr(importlib.import_module(function.module), function.handler)
-
-
 # -- a moto world, in process --------------------------------------------------------------------------------
 
 @dataclass

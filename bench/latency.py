@@ -19,9 +19,7 @@ from botocore.exceptions import ClientError
 from bench.common import (
     AwsCalls,
     Call,
-    LambdaContext,
     World,
-    handler_of,
     key_attributes,
     median,
     ms,
@@ -33,6 +31,7 @@ from bench.common import (
 )
 from bench.requests import function_clients
 from bench.scenarios import Scenario, prepare, problem_of, scenarios, status_of
+from infra.handlers import LambdaContext, handler_of
 
 WARMUPS = 2
 

@@ -1,6 +1,6 @@
 """Renewal at scale: N contracts, D of them due, through scheduler -> queue -> worker, in process on moto.
 
-The seed is generated in the SPEC §8 format (one subscription per contract, 100 contracts per team),
+The seed is generated in the seed-file format (one subscription per contract, 100 contracts per team),
 checked by the seed loader and written with `Repository.put_items`. Once loaded, the table is moved
 out of the garbage collector's sight (`gc.freeze()`): it stands for DynamoDB, not for the function's
 heap, and full collections over 100,000 moto items would otherwise be charged to the worker.
@@ -32,14 +32,13 @@ from bench.common import (
     EVENTS,
     AwsCalls,
     Call,
-    LambdaContext,
     World,
-    handler_of,
     median,
     progress,
     quiet_stdout,
 )
 from bench.requests import function_clients
+from infra.handlers import LambdaContext, handler_of
 
 AS_OF = "2027-03-01T02:00:00Z"
 DUE_DATE = date(2027, 3, 1)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench.common import READS, AwsCalls, Call, LambdaContext, World, handler_of, progress, quiet_stdout
+from bench.common import READS, AwsCalls, Call, World, progress, quiet_stdout
 from bench.scenarios import CONTRACT, Scenario, prepare, problem_of, scenarios, status_of
+from infra.handlers import LambdaContext, handler_of
 
-# SPEC-derived budgets: the requests one call of the operation may make.
+# Budgets: the requests one call of the operation may make.
 TARGETS = {
     "GET /contracts/{contract_id}": 1,
     "GET /contracts": 2,

@@ -1,4 +1,7 @@
-"""Seed files (SPEC §8): validated whole, then written; a bad file names the field and loads nothing."""
+"""Seed files: validated whole, then written; a bad file names the field and loads nothing.
+
+The format: docs/local-runtime.md, "Seed files".
+"""
 
 from __future__ import annotations
 

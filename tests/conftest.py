@@ -16,6 +16,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from infra import seed as seed_loader
 from infra import template
+from infra.handlers import LambdaContext
 from seats import bootstrap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,9 +121,6 @@ def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
 
 
-DEMO_SEED = json.loads((ROOT / "infra" / "local" / "demo_seed.json").read_text()) \
-    if (ROOT / "infra" / "local" / "demo_seed.json").exists() else None
-
 BASE_SEED: dict[str, Any] = {"accounts": [{
     "account_id": "acme", "name": "Acme Corp", "country": "US", "currency": "USD",
     "users": [
@@ -194,17 +192,6 @@ def http_event(method: str, path: str, *, user: str | None = "u-alice", email: s
     else:
         event.pop("body", None)
     return event
-
-
-class LambdaContext:
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "req-0000"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 def invoke(handler: Any, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:

@@ -1,4 +1,4 @@
-"""`seats-local`: the local runtime (SPEC §8).
+"""`seats-local`: the local runtime (docs/local-runtime.md).
 
     seats-local start [--seed FILE] [--host HOST] [--api-port N] [--lambda-port N]
     seats-local token USER_ID [--email EMAIL] [--ttl SECONDS]

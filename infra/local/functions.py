@@ -16,10 +16,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from infra import template
+from infra.handlers import LambdaContext, import_handler
 from infra.local.aws import function_arn
 
 log = logging.getLogger("seats-local")
@@ -37,21 +37,6 @@ class FunctionUnavailable(RuntimeError):
         self.logical_id = logical_id
         self.module = module
         self.reason = reason
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline_ms: int
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
 def _settings(logical_id: str) -> tuple[int, int]:
@@ -80,11 +65,8 @@ class FunctionHost:
         function = self.functions[logical_id]
         with self._load_lock:
             try:
-                importlib.invalidate_caches()
-                module = importlib.import_module(function.module)
-                handler = getattr(module, function.handler, None)
-                if not callable(handler):
-                    raise AttributeError(f"module has no callable {function.handler!r}")
+                importlib.invalidate_caches()  # a module written while the runtime runs is found
+                handler = import_handler(function)
             except Exception as error:  # any failure to load makes the function unavailable
                 unavailable = FunctionUnavailable(logical_id, function.module, f"{type(error).__name__}: {error}")
                 if self._reported.get(logical_id) != str(unavailable):

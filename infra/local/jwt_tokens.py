@@ -1,4 +1,4 @@
-"""Local JWTs (SPEC §8): HS256, `iss` seats-local, `aud` seats-api, `exp` required.
+"""Local JWTs (docs/api.md, Local runtime): HS256, `iss` seats-local, `aud` seats-api, `exp` required.
 
 `verify` checks a token as the API Gateway JWT authorizer does and returns the claims it would
 pass on to the function, or raises `InvalidToken` (the gateway then answers 401).
@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-# The local secret is fixed by SPEC §8 and shorter than PyJWT's recommended 32 bytes: it signs local
+# The local secret is fixed (docs/api.md, Local runtime) and shorter than PyJWT's 32 bytes: it signs local
 # tokens only, so the warning would be noise on every token.
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 

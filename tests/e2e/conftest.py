@@ -38,7 +38,7 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Local tokens use SPEC §8's fixed 22-byte secret; PyJWT warns about its length on every token.
+    # Local tokens use a fixed 22-byte secret (docs/api.md, Local runtime); PyJWT warns on every token.
     config.addinivalue_line("filterwarnings", "ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 

@@ -1,4 +1,4 @@
-"""The local runtime (SPEC §8): `seats-local start` in its own process, spoken to over HTTP and boto3.
+"""The local runtime: `seats-local start` in its own process, spoken to over HTTP and boto3.
 
 The first tests use the shared demo runtime (`local_stack`); renewals and shutdowns get their own
 runtime (`start_local_stack`). The last tests drive the emulators in this process with stand-in

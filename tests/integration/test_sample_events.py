@@ -3,10 +3,8 @@ sane answer: no 5xx, and the shape the OpenAPI document or the function's contra
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from infra import openapi, template
+from infra.handlers import handler_of
 from seats import bootstrap
 from tests.conftest import EVENTS, LambdaContext, invoke
 
@@ -52,11 +51,6 @@ def target_function(event: dict[str, Any]) -> str:
 
 def _load(sample: Path) -> dict[str, Any]:
     return json.loads(sample.read_text(encoding="utf-8"))
-
-
-def handler_of(logical_id: str) -> Callable[..., Any]:
-    fn = template.functions()[logical_id]
-    return getattr(importlib.import_module(fn.module), fn.handler)
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,13 @@ from tests.reliability.report import (  # noqa: F401 - hooks: RELIABILITY.md at 
 
 def pytest_configure(config: pytest.Config) -> None:
     report.pytest_configure(config)
-    # Local tokens use SPEC §8's fixed 22-byte secret; PyJWT warns about its length on every token.
+    # Local tokens use a fixed 22-byte secret (docs/api.md, Local runtime); PyJWT warns on every token.
     config.addinivalue_line("filterwarnings", "ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 
 # Teams and callers of the reliability seed: team A (acme) and team B (globex), each with a
-# contract whose manager holds no admin role, so that every role of SPEC §2 has its own user.
+# contract whose manager holds no admin role, so that every role (docs/api.md, People and roles)
+# has its own user.
 TEAM_A, TEAM_B = "acme", "globex"
 CONTRACT_A, CONTRACT_B = "110000000001", "220000000001"
 SUBSCRIPTION_A, SUBSCRIPTION_B = "sub-acad", "sub-rvt"

@@ -32,7 +32,7 @@ STALE_FRAGMENT_SECONDS = 24 * 3600
 
 AREAS = {  # module -> area, in report order
     "test_fuzz": "Fuzzing (schemathesis against openapi.json)",
-    "test_authorization_matrix": "Authorization matrix (SPEC §2, §5)",
+    "test_authorization_matrix": "Authorization matrix (docs/api.md: People and roles, HTTP API)",
     "test_concurrency": "Concurrency (one subscription, many writers)",
     "test_fault_injection": "Fault injection (DynamoDB, payment provider, crashed worker)",
     "test_input_hardening": "Input hardening (hostile requests)",

@@ -1,11 +1,11 @@
 """The authorization matrix: every route × every caller × (own team's resource, another team's).
 
-Each cell has the exact answer SPEC §2 and §5 give it:
+Each cell has the exact answer docs/api.md gives it ("People and roles", "HTTP API"):
 - the contract manager (of that resource) changes it: the route's success status;
 - a primary admin of the team sees it (reads: 200) but may not change it: 403 not_contract_manager;
 - anyone else (secondary admin, plain user, another team's manager, a user of no team) cannot see
   it: 404 with the resource's not-found code, never 403, for reads and changes alike;
-- payment methods (§5): visible to the team's primary admin and its contract managers, added by a
+- payment methods: visible to the team's primary admin and its contract managers, added by a
   contract manager only;
 - no token, an expired token, a wrong audience, issuer or signature: 401 {"message": "Unauthorized"}
   from the gateway's JWT check (infra.local.jwt_tokens through infra.local.gateway), whatever the
@@ -114,7 +114,7 @@ ROUTES = [
               change=True, body=lambda t: {"token": "tok_visa"}),
 ]
 LIST_CONTRACTS = "ListContracts"
-VISIBLE_CONTRACTS = {  # GET /contracts: what each caller is shown (SPEC §2)
+VISIBLE_CONTRACTS = {  # GET /contracts: what each caller is shown (docs/api.md, People and roles)
     "contract manager": [CONTRACT_A], "primary admin": [CONTRACT_A], "secondary admin": [],
     "plain user": [], "another team's manager": [CONTRACT_B], "user of no team": [],
 }

@@ -10,14 +10,14 @@ renewal date; the renewal turns the page to its own run (02:00 on the renewal da
 midnight does, waits for the requests in flight, then renews while the writers go on (refused
 with renewal_due until the renewal is written, then adding and reducing on the new term).
 
-What must hold afterwards (SPEC §4.2 step 5, §4.4, §4.5):
+What must hold afterwards (docs/api.md: Adding seats, Renewal, Concurrency):
 - seats = initial + Σ completed additions − Σ reductions the renewal applied;
 - the money kept (succeeded, not refunded charges) is exactly the completed orders' and the
   renewal's: the same charge ids, the same amounts; no order completed twice;
 - history agrees: one seats_added event per completed order, whose seats add up; one renewal;
 - one SeatsAdded domain event per completed order;
 - at no instant did the subscription have both an open draft and a pending reduction;
-- every answer a thread got is one the SPEC allows (never 5xx, never an unexpected exception).
+- every answer a thread got is one docs/api.md allows (never 5xx, never an unexpected exception).
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def test_hostile_json_values_are_refused_with_422_or_the_rule_they_break(api, dr
                           "an object nested 9000 deep": '{"a":' * 9_000 + "1" + "}" * 9_000}.items():
             assert_refused(tally.send(method, path, raw.encode()), 422, "validation_error"), name
         for name, number in HUGE_NUMBERS.items():
-            # Validated first, then §4.1 eligibility (a draft is open: 409), then the numbers (422).
+            # Validated first, then eligibility (a draft is open: 409), then the numbers (422).
             assert_refused(tally.send(method, path, field_body(valid, number).encode()), (409, 422)), name
     assert state() == before
     figures.row(f"hostile JSON on the 6 routes with a body: {', '.join(MALFORMED_VALUES)}, whole documents "

@@ -1,4 +1,4 @@
-"""Eligibility (SPEC §4.1): the rules in their order; the first failure is the reason."""
+"""Eligibility (docs/api.md, Eligibility): the rules in their order; the first failure is the reason."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_a_single_seat_cannot_be_reduced():
     assert reason(Change.ADD, with_subscription(a_contract(), seats=1, assigned_seats=1)) is None
 
 
-# Each case breaks two rules; the earlier one in §4.1 is the reason.
+# Each case breaks two rules; the earlier one (docs/api.md, Eligibility) is the reason.
 @pytest.mark.parametrize(("change", "changes", "subscription_changes", "caller", "today", "expected"), [
     (Change.ADD, {"status": "suspended"}, {}, "u-paula", TODAY, "not_contract_manager"),
     (Change.REDUCE, {"status": "past_due", "purchase_channel": "reseller"}, {}, MANAGER, TODAY,

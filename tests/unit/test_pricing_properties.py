@@ -1,4 +1,4 @@
-"""Properties of the co-termed price of added seats (SPEC §4.2), over many prices, terms and dates."""
+"""Properties of the co-termed price (docs/api.md, Adding seats), over many prices, terms and dates."""
 
 from __future__ import annotations
 

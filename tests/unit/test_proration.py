@@ -1,6 +1,6 @@
-"""Proration (SPEC §4.2): unit_price × seats × days_remaining ÷ term_days, rounded half-up once.
+"""Proration: unit_price × seats × days_remaining ÷ term_days, rounded half-up once.
 
-The expected totals below were worked out by hand from the formula.
+The expected totals below were worked out by hand from the formula (docs/api.md, Adding seats).
 """
 
 from __future__ import annotations
