@@ -11,7 +11,7 @@ this very file with that virtual environment's interpreter, and waits until the 
     with start_localstripe() as ls:
         gateway = StripeGateway("sk_test_local", api_base=ls.url)
 
-The child side (`_serve`) runs localstripe 1.15.10 with a few patches, all in `_patch_localstripe`:
+The child side (`_serve`) runs localstripe 1.15.10 with a few patches, all applied by `_patch_localstripe`:
 
 - no persistence: stock localstripe loads and rewrites `/tmp/localstripe.pickle` on every write, a
   fixed path shared by every instance; here the store stays in memory and no file is ever written;
@@ -26,9 +26,19 @@ The child side (`_serve`) runs localstripe 1.15.10 with a few patches, all in `_
 - declines carry Stripe's `type=card_error`, `code` and `decline_code` for Stripe's test card
   numbers (see `DECLINES`); stock localstripe answers every decline with `card_declined` only;
 - a fully refunded charge answers 400 `charge_already_refunded` to another refund, as Stripe does;
-- `POST /v1/payment_intents` accepts `description` and `allowed_payment_method_types` (what the
-  stripe SDK's API version 2026-10-28 takes instead of `payment_method_types`), and card brands
-  follow the card number.
+- `POST /v1/payment_intents` accepts `description`, `allowed_payment_method_types` (what the
+  stripe SDK's API version 2026-10-28 takes instead of `payment_method_types`) and
+  `setup_future_usage`, and card brands follow the card number;
+- an unknown object (a PaymentIntent, say) answers 404 with `code=resource_missing`, as Stripe does;
+  stock localstripe answers a bare 404 `Not Found`;
+- Stripe's decline cards (`DECLINES`) are declined when charged too, not only when attached (a
+  PaymentMethod that was never attached to a customer), and a card error at a PaymentIntent's
+  confirmation carries the declined PaymentIntent, as Stripe's does;
+- `POST /v1/payment_intents/{id}/confirm` takes `off_session` (stock localstripe takes it only on a
+  create with `confirm=true`); confirm and cancel answer 400 `payment_intent_unexpected_state` (with
+  the intent) when its status does not allow them (stock: a bare 400 `Bad request`);
+- confirmed off session, a card that needs 3-D Secure is declined 402 `authentication_required`,
+  its intent left in `requires_payment_method`, as Stripe does (stock: 200 `requires_action`).
 
 Run it in the foreground with `python -m infra.local.localstripe [--port N]`.
 """
@@ -39,6 +49,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -87,6 +98,17 @@ DECLINES: dict[str, tuple[str, str | None, str]] = {
     "4242424242424241": ("incorrect_number", None, "Your card number is incorrect."),
     "4000000000000341": ("card_declined", "generic_decline", "Your card was declined."),
 }
+
+
+# Stripe's decline of an off-session payment whose card needs the card holder (3-D Secure).
+AUTHENTICATION_REQUIRED = {"code": "authentication_required", "decline_code": "authentication_required"}
+# The statuses in which Stripe cancels a PaymentIntent.
+CANCELABLE_INTENT_STATUSES = (
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+)
 
 
 class LocalStripeError(RuntimeError):
@@ -297,8 +319,11 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
         contents: dict[str, Any] = {"code": self.failure_code, "charge": self.id, "param": ""}
         if getattr(self, "_decline_code", None):
             contents["decline_code"] = self._decline_code
-        if self.payment_intent:
-            contents["payment_intent"] = {"id": self.payment_intent, "object": "payment_intent"}
+        if self.payment_intent:  # Stripe sends the declined PaymentIntent with the error
+            intent = resources.store.get(f"payment_intent:{self.payment_intent}")
+            contents["payment_intent"] = (
+                intent._export() if intent is not None else {"id": self.payment_intent}
+            )
         error = user_error(402, self.failure_message, contents)
         error.body["error"]["type"] = "card_error"
         raise error
@@ -318,19 +343,23 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
 
     intent_cls.last_payment_error = property(last_payment_error)
 
-    # 3. PaymentIntent description and allowed_payment_method_types.
+    # 3. PaymentIntent description, allowed_payment_method_types and setup_future_usage.
     original_intent_init = intent_cls.__init__
 
     def intent_init(
         self: Any,
         description: str | None = None,
         allowed_payment_method_types: Any = None,
+        setup_future_usage: str | None = None,
         **kwargs: Any,
     ) -> None:
         if allowed_payment_method_types is not None:  # API 2026-07-29+: replaces payment_method_types
             kwargs.setdefault("payment_method_types", allowed_payment_method_types)
+        if setup_future_usage not in (None, "on_session", "off_session"):
+            raise user_error(400, "Invalid setup_future_usage", {"param": "setup_future_usage"})
         original_intent_init(self, **kwargs)
         self.description = description
+        self.setup_future_usage = setup_future_usage
 
     intent_cls.__init__ = intent_init
 
@@ -426,6 +455,129 @@ def _patch_localstripe(resources: Any, server: Any, errors: Any) -> None:  # pra
 
     server.app.middlewares.insert(0, idempotency)  # outermost: sees the answers error_middleware makes
     server.app.middlewares.insert(0, web.middleware(flush_saved))
+
+    _patch_payment_intents(resources, server, errors)
+
+
+def _patch_payment_intents(resources: Any, server: Any, errors: Any) -> None:  # pragma: no cover - child
+    """Patches 7 to 10 of the module docstring: what the two-step payments (create, then confirm,
+    retrieve, cancel) rely on."""
+    user_error = errors.UserError
+
+    # 7. An unknown object is 404 resource_missing (stock: a bare 404 Not Found, no code).
+    def api_retrieve(cls: Any, id: Any) -> Any:
+        found = resources.store.get(f"{cls.object}:{id}")
+        if found is None:
+            raise user_error(
+                404, f"No such {cls.object}: '{id}'", {"code": "resource_missing", "param": "id"}
+            )
+        return found
+
+    resources.StripeObject._api_retrieve = classmethod(api_retrieve)
+
+    # 8. Stripe's decline cards are declined when charged too (a PaymentMethod never attached).
+    original_charging_is_declined = resources.PaymentMethod._charging_is_declined
+
+    def charging_is_declined(self: Any) -> bool:
+        number = getattr(self, "_card_number", None)
+        return bool(original_charging_is_declined(self) or (self.type == "card" and number in DECLINES))
+
+    resources.PaymentMethod._charging_is_declined = charging_is_declined
+
+    off_session = [False]  # true while a confirmation with off_session=true runs (one at a time)
+    _patch_off_session_authentication(resources, errors, off_session)
+    _patch_intent_actions(resources, server, errors, off_session)
+
+
+def _patch_off_session_authentication(  # pragma: no cover - child
+    resources: Any, errors: Any, off_session: list[bool]
+) -> None:
+    """9. Off session, a card that needs authentication is declined 402 authentication_required, the
+    intent left in requires_payment_method without its card (stock: 200 requires_action)."""
+    intent_cls = resources.PaymentIntent
+    original_confirm = intent_cls._confirm
+    original_error = intent_cls.last_payment_error.fget
+    original_create = intent_cls._api_create
+
+    def confirm_intent(self: Any, on_failure_now: Any) -> None:
+        self._authentication_required = None
+        method = resources.PaymentMethod._api_retrieve(self.payment_method)
+        if off_session[0] and method._requires_authentication():
+            self._authentication_required, self.payment_method = self.payment_method, None
+            contents = {**AUTHENTICATION_REQUIRED, "param": "", "payment_intent": self._export()}
+            message = "Your card was declined. This transaction requires authentication."
+            error = errors.UserError(402, message, contents)
+            error.body["error"]["type"] = "card_error"
+            raise error
+        original_confirm(self, on_failure_now)
+
+    def last_payment_error(self: Any) -> Any:
+        method = getattr(self, "_authentication_required", None)
+        if method:
+            return {**AUTHENTICATION_REQUIRED, "type": "card_error", "payment_method": {"id": method}}
+        return original_error(self)
+
+    def api_create(cls: Any, **data: Any) -> Any:  # create with confirm=true and off_session=true
+        off_session[0] = resources.try_convert_to_bool(data.get("off_session")) is True
+        try:
+            return original_create(**data)
+        finally:
+            off_session[0] = False
+
+    intent_cls._confirm = confirm_intent
+    intent_cls.last_payment_error = property(last_payment_error)
+    intent_cls._api_create = classmethod(api_create)
+
+
+def _patch_intent_actions(  # pragma: no cover - child
+    resources: Any, server: Any, errors: Any, off_session: list[bool]
+) -> None:
+    """10. POST /v1/payment_intents/{id}/confirm takes off_session; confirm and cancel answer 400
+    payment_intent_unexpected_state (with the intent) when the intent's status does not allow them.
+    Stock localstripe bound these two routes at import, so a middleware answers them."""
+    from aiohttp import web
+
+    intent_cls = resources.PaymentIntent
+
+    def checked(id: str, action: str, allowed: tuple[str, ...]) -> None:
+        intent = intent_cls._api_retrieve(id)
+        if intent.status not in allowed:
+            message = f"You cannot {action} this PaymentIntent because it has a status of {intent.status}."
+            contents = {"code": "payment_intent_unexpected_state", "payment_intent": intent._export()}
+            raise errors.UserError(400, message, contents)
+
+    def confirm(id: str, off_session_param: Any = None, **data: Any) -> Any:
+        wanted = resources.try_convert_to_bool(off_session_param)
+        if off_session_param is not None and type(wanted) is not bool:
+            raise errors.UserError(400, "Invalid boolean", {"param": "off_session"})
+        checked(id, "confirm", ("requires_confirmation",))
+        off_session[0] = wanted is True
+        try:
+            return intent_cls._api_confirm(id=id, **data)
+        finally:
+            off_session[0] = False
+
+    def cancel(id: str, **data: Any) -> Any:
+        checked(id, "cancel", CANCELABLE_INTENT_STATUSES)
+        return intent_cls._api_cancel(id=id, **data)
+
+    path = re.compile(r"^/v1/payment_intents/([^/]+)/(confirm|cancel)$")
+
+    @web.middleware
+    async def intent_actions(request: web.Request, handler: Any) -> web.StreamResponse:
+        match = path.match(request.path)
+        if request.method != "POST" or match is None:
+            return await handler(request)
+        data = await server.get_post_data(request) or {}
+        expand = data.pop("expand", None)
+        intent_id, action = match.groups()
+        if action == "confirm":
+            intent = confirm(intent_id, data.pop("off_session", None), **data)
+        else:
+            intent = cancel(intent_id, **data)
+        return server.json_response(intent._export(expand=expand))
+
+    server.app.middlewares.append(intent_actions)  # innermost: after auth, its errors made answers
 
 
 def _serve(fd: int, parent_pid: int) -> None:  # pragma: no cover - runs in the child

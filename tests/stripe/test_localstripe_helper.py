@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stripe
@@ -108,3 +109,137 @@ def test_localstripe_missing_executable_says_how_to_install(monkeypatch: pytest.
 
 def test_localstripe_session_fixture_is_running(localstripe: LocalStripe) -> None:
     assert localstripe.running and "running=True" in repr(localstripe)
+
+
+# -- the patches the two-step payments rely on (see the module docstring of infra/local/localstripe.py) --
+
+
+def _method(client: stripe.StripeClient, token: str, *, attach: bool = True) -> tuple[str | None, str]:
+    """(customer, PaymentMethod) for a card token; no customer when not attached."""
+    method = client.v1.payment_methods.create({"type": "card", "card": {"token": token}}).id
+    if not attach:
+        return None, method
+    customer = client.v1.customers.create({}).id
+    client.v1.payment_methods.attach(method, {"customer": customer})
+    return customer, method
+
+
+def _intent(
+    client: stripe.StripeClient, token: str, *, attach: bool = True, **params: Any
+) -> stripe.PaymentIntent:
+    customer, method = _method(client, token, attach=attach)
+    create: Any = {"amount": 1000, "currency": "usd", "payment_method": method, **params}
+    if customer:
+        create["customer"] = customer
+    return client.v1.payment_intents.create(create)
+
+
+def _token(client: stripe.StripeClient, number: str) -> str:
+    return client.v1.tokens.create(
+        {"card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+    ).id
+
+
+def test_localstripe_unknown_object_is_resource_missing(stripe_client: stripe.StripeClient) -> None:
+    for retrieve in (stripe_client.v1.payment_intents.retrieve, stripe_client.v1.customers.retrieve):
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            retrieve("pi_doesNotExist")
+        assert (caught.value.http_status, caught.value.code) == (404, "resource_missing")
+
+
+def test_localstripe_payment_intent_takes_setup_future_usage(stripe_client: stripe.StripeClient) -> None:
+    intent = _intent(stripe_client, "tok_visa", setup_future_usage="off_session", description="seats")
+
+    assert (intent.status, intent.setup_future_usage, intent.description) == (
+        "requires_confirmation",
+        "off_session",
+        "seats",
+    )
+    with pytest.raises(stripe.InvalidRequestError):
+        _intent(stripe_client, "tok_visa", setup_future_usage="sometimes")
+
+
+def test_localstripe_confirm_takes_off_session_and_refuses_an_unexpected_state(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    intent = _intent(stripe_client, "tok_visa")
+
+    confirmed = stripe_client.v1.payment_intents.confirm(
+        intent.id, {"off_session": True, "expand": ["latest_charge"]}
+    )
+
+    assert confirmed.status == "succeeded" and confirmed.latest_charge.status == "succeeded"
+    for action in (stripe_client.v1.payment_intents.confirm, stripe_client.v1.payment_intents.cancel):
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            action(intent.id)
+        assert (caught.value.http_status, caught.value.code) == (400, "payment_intent_unexpected_state")
+        error: Any = caught.value.json_body
+        assert error["error"]["payment_intent"]["status"] == "succeeded"
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.payment_intents.confirm(intent.id, {"off_session": "maybe"})  # type: ignore[typeddict-item]
+
+
+def test_localstripe_cancel_of_an_unconfirmed_intent(stripe_client: stripe.StripeClient) -> None:
+    intent = _intent(stripe_client, "tok_visa")
+
+    assert stripe_client.v1.payment_intents.cancel(intent.id).status == "canceled"
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.payment_intents.confirm(intent.id)
+    assert caught.value.code == "payment_intent_unexpected_state"
+
+
+@pytest.mark.parametrize("separate_confirm", [True, False])
+def test_localstripe_off_session_card_needing_authentication_is_declined(
+    stripe_client: stripe.StripeClient, separate_confirm: bool
+) -> None:
+    token = _token(stripe_client, "4000002500003155")  # 3-D Secure required
+    with pytest.raises(stripe.CardError) as caught:
+        if separate_confirm:
+            stripe_client.v1.payment_intents.confirm(_intent(stripe_client, token).id, {"off_session": True})
+        else:
+            _intent(stripe_client, token, confirm=True, off_session=True)
+
+    body: Any = caught.value.json_body
+    error = body["error"]
+    assert (caught.value.http_status, error["code"], error["decline_code"]) == (
+        402,
+        "authentication_required",
+        "authentication_required",
+    )
+    intent = stripe_client.v1.payment_intents.retrieve(error["payment_intent"]["id"])
+    assert (intent.status, intent.payment_method) == ("requires_payment_method", None)
+    assert intent.last_payment_error is not None
+    assert (intent.last_payment_error.code, intent.last_payment_error.payment_method.id) == (
+        "authentication_required",
+        error["payment_intent"]["last_payment_error"]["payment_method"]["id"],
+    )
+    # On session the card holder can authenticate: requires_action, as stock localstripe answers.
+    on_session = stripe_client.v1.payment_intents.confirm(_intent(stripe_client, token).id)
+    assert on_session.status == "requires_action"
+
+
+def test_localstripe_decline_cards_are_declined_when_charged(stripe_client: stripe.StripeClient) -> None:
+    intent = _intent(stripe_client, "tok_chargeDeclinedInsufficientFunds", attach=False)
+
+    with pytest.raises(stripe.CardError) as caught:
+        stripe_client.v1.payment_intents.confirm(intent.id)
+
+    body: Any = caught.value.json_body
+    error = body["error"]
+    assert (error["code"], error["decline_code"]) == ("card_declined", "insufficient_funds")
+    assert error["payment_intent"]["id"] == intent.id  # the declined intent, as Stripe sends it
+    assert error["payment_intent"]["status"] == "requires_payment_method"
+    assert error["payment_intent"]["last_payment_error"]["decline_code"] == "insufficient_funds"
+
+
+def test_localstripe_refunded_intent_shows_on_its_latest_charge(stripe_client: stripe.StripeClient) -> None:
+    """Stock behaviour the adapter reads: latest_charge (expanded) says `refunded`, its refunds when."""
+    intent = _intent(stripe_client, "tok_visa", confirm=True)
+    stripe_client.v1.refunds.create({"payment_intent": intent.id})
+
+    charge = stripe_client.v1.payment_intents.retrieve(intent.id, {"expand": ["latest_charge"]}).latest_charge
+    assert (charge.refunded, charge.amount_refunded) == (True, 1000)
+    listed = stripe_client.v1.payment_intents.list({"limit": 100, "expand": ["data.latest_charge.refunds"]})
+    (mine,) = [pi for pi in listed.auto_paging_iter() if pi.id == intent.id]
+    assert [(r.amount, r.status) for r in mine.latest_charge.refunds.data] == [(1000, "succeeded")]
+    assert mine.latest_charge.refunds.data[0].created >= intent.created

@@ -25,14 +25,13 @@ from infra.local.localstripe import LocalStripe
 from seats.adapters.payments.stripe_gateway import StripeGateway
 from seats.domain.errors import (
     DomainError,
-    IdempotencyKeyReused,
     InvalidPaymentToken,
     PaymentDeclined,
     PaymentMethodExpired,
     PaymentProviderUnavailable,
 )
 from seats.domain.money import Money
-from seats.services.ports import AttachedCard
+from seats.services.ports import AttachedCard, PaymentRequest, ProviderPayment
 
 ROOT = Path(__file__).resolve().parents[2]
 USD_1975 = Money(Decimal("1975.00"), "USD")
@@ -41,6 +40,7 @@ DECLINED = "4000000000000002"
 ATTACH_OK_CHARGE_DECLINED = "4000000000000341"
 INSUFFICIENT_FUNDS = "4000000000009995"
 EXPIRED = "4000000000000069"
+NEEDS_3DS = "4000002500003155"
 
 
 def _key() -> str:
@@ -59,6 +59,34 @@ def _charge(gateway: StripeGateway, card: AttachedCard, key: str, amount: Money 
         idempotency_key=key,
         description="Add 2 seats to sub-acad",
     )
+
+
+def _request(
+    customer_ref: str | None,
+    payment_method_ref: str,
+    *,
+    key: str | None = None,
+    amount: Money = USD_1975,
+    off_session: bool = False,
+) -> PaymentRequest:
+    return PaymentRequest(
+        key=key or _key(),
+        amount=amount,
+        customer_ref=customer_ref,
+        payment_method_ref=payment_method_ref,
+        payment_method_id="pm_ours_1",
+        description="Add 2 seats to sub-acad",
+        off_session=off_session,
+    )
+
+
+def _paying(card: AttachedCard, **kwargs: Any) -> PaymentRequest:
+    return _request(card.customer_ref, card.provider_ref, **kwargs)
+
+
+def _unattached(stripe_client: stripe.StripeClient, token: str) -> str:
+    """A PaymentMethod never attached to a customer: Stripe's decline cards are declined when charged."""
+    return stripe_client.v1.payment_methods.create({"type": "card", "card": {"token": token}}).id
 
 
 def _closed_port() -> int:
@@ -253,13 +281,19 @@ def test_stripe_idempotent_retry_of_a_decline_is_the_same_decline(
     assert len([c for c in gateway.list_charges() if c.idempotency_key == key]) == 1
 
 
-def test_stripe_idempotency_key_reused_for_another_amount(gateway: StripeGateway, account_id: str) -> None:
+def test_stripe_idempotency_key_reused_for_another_amount(
+    gateway: StripeGateway, account_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stripe's idempotency_error is no longer a 422 of ours: the ledger settles it (by the intent's id),
+    so it is PaymentProviderUnavailable, logged as an error."""
     card = gateway.attach(account_id, None, "tok_visa")
     key = _key()
     _charge(gateway, card, key)
 
-    with pytest.raises(IdempotencyKeyReused):
+    logged = caplog.at_level(logging.ERROR, logger="seats.adapters.payments.stripe_gateway")
+    with logged, pytest.raises(PaymentProviderUnavailable):
         _charge(gateway, card, key, Money(Decimal("1.00"), "USD"))
+    assert any("IdempotencyError" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
 
 
 # -- refund -------------------------------------------------------------------------------------------
@@ -327,6 +361,264 @@ def test_stripe_list_charges_pages_through_everything(
     assert len({c.charge_id for c in charges}) == len(charges)
 
 
+# -- two-step payments: create, confirm, get, cancel ------------------------------------------------
+
+
+def test_stripe_create_payment_moves_no_money(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient, account_id: str
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card)
+
+    provider_ref = gateway.create_payment(request)
+
+    assert provider_ref.startswith("pi_")
+    assert gateway.get_payment(provider_ref) == ProviderPayment(
+        provider_ref=provider_ref,
+        status="requires_confirmation",
+        amount=USD_1975,
+        payment_method_ref=card.provider_ref,
+    )
+    intent = stripe_client.v1.payment_intents.retrieve(provider_ref)
+    assert (intent.status, intent.latest_charge, intent.amount, intent.currency) == (
+        "requires_confirmation",
+        None,
+        197500,
+        "usd",
+    )
+    assert intent.metadata.to_dict() == {"idempotency_key": request.key, "payment_method_id": "pm_ours_1"}
+    assert intent.setup_future_usage == "off_session"  # on session: the card is kept for the renewals
+    assert stripe_client.v1.charges.list({"customer": card.customer_ref}).data == []
+
+
+def test_stripe_create_payment_retried_with_the_same_key_is_the_same_intent(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient, account_id: str
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card)
+
+    first = gateway.create_payment(request)
+
+    assert gateway.create_payment(request) == first
+    assert gateway.create_payment(_paying(card)) != first  # another key, another intent
+    listed = stripe_client.v1.payment_intents.list({"limit": 100}).auto_paging_iter()
+    assert sum(1 for pi in listed if pi.metadata.to_dict().get("idempotency_key") == request.key) == 1
+
+
+def test_stripe_create_payment_key_reused_with_other_parameters_is_unavailable(
+    gateway: StripeGateway, account_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card)
+    gateway.create_payment(request)
+
+    logged = caplog.at_level(logging.ERROR, logger="seats.adapters.payments.stripe_gateway")
+    with logged, pytest.raises(PaymentProviderUnavailable):  # Stripe's IdempotencyError
+        gateway.create_payment(_paying(card, key=request.key, amount=Money(Decimal("1.00"), "USD")))
+    assert [r.levelno for r in caplog.records if "IdempotencyError" in r.getMessage()] == [logging.ERROR]
+
+
+@pytest.mark.parametrize("off_session", [False, True])
+def test_stripe_confirm_payment_succeeds(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient, account_id: str, off_session: bool
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card, off_session=off_session)
+    provider_ref = gateway.create_payment(request)
+
+    payment = gateway.confirm_payment(provider_ref, request)
+
+    assert payment == ProviderPayment(
+        provider_ref=provider_ref, status="succeeded", amount=USD_1975, payment_method_ref=card.provider_ref
+    )
+    assert payment.captured and not payment.refunded
+    assert gateway.get_payment(provider_ref) == payment
+    intent = stripe_client.v1.payment_intents.retrieve(provider_ref)
+    assert intent.status == "succeeded"
+    assert intent.setup_future_usage == (None if off_session else "off_session")
+
+
+def test_stripe_confirm_payment_twice_captures_once(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient, account_id: str
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card, off_session=True)
+    provider_ref = gateway.create_payment(request)
+    first = gateway.confirm_payment(provider_ref, request)
+
+    again = gateway.confirm_payment(provider_ref, request)  # the same key: Stripe's saved answer
+    # Stripe forgot the key (24 hours): it refuses to confirm a succeeded intent, which is read instead
+    forgotten = gateway.confirm_payment(provider_ref, _paying(card, off_session=True))
+
+    assert first.status == "succeeded" and again == first and forgotten == first
+    charges = stripe_client.v1.charges.list({"customer": card.customer_ref}).data
+    assert [(c.payment_intent, c.amount, c.status) for c in charges] == [(provider_ref, 197500, "succeeded")]
+
+
+def test_stripe_confirm_payment_declined_is_failed(gateway: StripeGateway, account_id: str) -> None:
+    card = gateway.attach(account_id, None, "tok_chargeCustomerFail")  # attaches, declined when charged
+    request = _paying(card, off_session=True)
+    provider_ref = gateway.create_payment(request)
+
+    payment = gateway.confirm_payment(provider_ref, request)
+
+    assert payment == ProviderPayment(
+        provider_ref=provider_ref,
+        status="failed",
+        amount=USD_1975,
+        payment_method_ref=card.provider_ref,
+        decline_code="card_declined",  # Stripe's generic_decline
+    )
+    assert not payment.captured
+    assert gateway.get_payment(provider_ref) == payment
+    assert gateway.confirm_payment(provider_ref, request) == payment  # the saved decline
+    assert gateway.confirm_payment(provider_ref, _paying(card)) == payment  # not confirmable: read
+
+
+@pytest.mark.parametrize(
+    ("token", "decline_code"),
+    [
+        ("tok_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+        ("tok_chargeDeclined", "card_declined"),
+        ("tok_chargeDeclinedLostCard", "lost_card"),
+        ("tok_chargeDeclinedExpiredCard", "expired_card"),
+    ],
+)
+def test_stripe_confirm_payment_decline_codes(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient, token: str, decline_code: str
+) -> None:
+    method = _unattached(stripe_client, token)
+    request = _request(None, method, off_session=True)
+    provider_ref = gateway.create_payment(request)
+
+    payment = gateway.confirm_payment(provider_ref, request)
+
+    assert (payment.status, payment.decline_code, payment.payment_method_ref) == (
+        "failed",
+        decline_code,
+        method,
+    )
+    listed = {c.charge_id: c for c in gateway.list_charges()}[provider_ref]
+    assert (listed.status, listed.decline_code) == ("failed", decline_code)
+
+
+def test_stripe_charge_of_an_expired_card_is_payment_method_expired(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient
+) -> None:
+    method = _unattached(stripe_client, "tok_chargeDeclinedExpiredCard")
+
+    with pytest.raises(PaymentMethodExpired):
+        gateway.charge(
+            customer_ref=None,
+            payment_method_ref=method,
+            amount=USD_1975,
+            idempotency_key=_key(),
+            description="x",
+        )
+
+
+def test_stripe_confirm_payment_needing_authentication(
+    gateway: StripeGateway, card_token: Callable[..., str], account_id: str
+) -> None:
+    card = gateway.attach(account_id, None, card_token(NEEDS_3DS))
+    on_session, off_session = _paying(card), _paying(card, off_session=True)
+    waiting, declined = gateway.create_payment(on_session), gateway.create_payment(off_session)
+
+    # On session, the card holder is there to authenticate (3-D Secure) in the browser.
+    assert gateway.confirm_payment(waiting, on_session).status == "requires_action"
+    assert gateway.get_payment(waiting).status == "requires_action"  # type: ignore[union-attr]
+    # Off session, Stripe declines it: authentication_required.
+    failed = gateway.confirm_payment(declined, off_session)
+    assert (failed.status, failed.decline_code, failed.payment_method_ref) == (
+        "failed",
+        "authentication_required",
+        card.provider_ref,
+    )
+    assert gateway.get_payment(declined) == failed
+    listed = {c.charge_id: c for c in gateway.list_charges()}
+    assert (listed[waiting].status, listed[waiting].decline_code) == ("requires_action", None)
+    assert (listed[declined].status, listed[declined].decline_code) == ("failed", "authentication_required")
+
+
+def test_stripe_cancel_payment_of_an_unconfirmed_intent(
+    gateway: StripeGateway, stripe_client: stripe.StripeClient, account_id: str
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card)
+    provider_ref = gateway.create_payment(request)
+
+    canceled = gateway.cancel_payment(provider_ref)
+
+    assert canceled == ProviderPayment(
+        provider_ref=provider_ref, status="canceled", amount=USD_1975, payment_method_ref=card.provider_ref
+    )
+    assert gateway.cancel_payment(provider_ref) == canceled  # a retry
+    assert gateway.get_payment(provider_ref) == canceled
+    assert gateway.confirm_payment(provider_ref, request) == canceled  # nothing taken after a cancel
+    assert stripe_client.v1.charges.list({"customer": card.customer_ref}).data == []
+    listed = {c.charge_id: c for c in gateway.list_charges()}[provider_ref]
+    assert (listed.status, listed.idempotency_key, listed.payment_method_id) == (
+        "canceled",
+        request.key,
+        "pm_ours_1",
+    )
+
+
+def test_stripe_cancel_payment_of_a_succeeded_intent_answers_it(
+    gateway: StripeGateway, account_id: str
+) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card, off_session=True)
+    provider_ref = gateway.create_payment(request)
+    succeeded = gateway.confirm_payment(provider_ref, request)
+
+    assert gateway.cancel_payment(provider_ref) == succeeded
+    assert gateway.get_payment(provider_ref) == succeeded
+
+
+def test_stripe_refund_then_get_payment_is_refunded(gateway: StripeGateway, account_id: str) -> None:
+    card = gateway.attach(account_id, None, "tok_visa")
+    request = _paying(card, off_session=True)
+    provider_ref = gateway.create_payment(request)
+    gateway.confirm_payment(provider_ref, request)
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+
+    gateway.refund(provider_ref, request.key)
+
+    payment = gateway.get_payment(provider_ref)
+    assert payment is not None
+    assert (payment.status, payment.refunded, payment.amount) == ("succeeded", True, USD_1975)
+    assert gateway.cancel_payment(provider_ref) == payment
+    listed = {c.charge_id: c for c in gateway.list_charges()}[provider_ref]
+    assert (listed.status, listed.amount, listed.idempotency_key) == ("refunded", USD_1975, request.key)
+    assert listed.refunded_at is not None
+    assert before <= listed.refunded_at <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_stripe_get_payment_of_an_unknown_intent_is_none(gateway: StripeGateway) -> None:
+    assert gateway.get_payment("pi_doesNotExist") is None
+    # Not ids Stripe gives: answered unsent, even with Stripe unreachable.
+    offline = StripeGateway("sk_test_offline", api_base=f"http://127.0.0.1:{_closed_port()}", timeout_s=1)
+    for ref in ("", "pi_", "ch_123", "pi_1/confirm"):
+        assert offline.get_payment(ref) is None
+        with pytest.raises(PaymentProviderUnavailable):
+            offline.confirm_payment(ref, _request("cus_x", "pm_x"))
+        with pytest.raises(PaymentProviderUnavailable):
+            offline.cancel_payment(ref)
+
+
+def test_stripe_confirm_or_cancel_of_an_unknown_intent_is_unavailable(gateway: StripeGateway) -> None:
+    with pytest.raises(PaymentProviderUnavailable):  # not an invalid card: the ledger's id is unknown
+        gateway.confirm_payment("pi_doesNotExist", _request("cus_x", "pm_x"))
+    with pytest.raises(PaymentProviderUnavailable):
+        gateway.cancel_payment("pi_doesNotExist")
+
+
+def test_stripe_create_payment_with_an_unknown_card_is_an_invalid_token(gateway: StripeGateway) -> None:
+    with pytest.raises(InvalidPaymentToken):
+        gateway.create_payment(_request(None, "pm_doesNotExist"))
+
+
 # -- provider down ------------------------------------------------------------------------------------
 
 
@@ -348,6 +640,15 @@ def test_stripe_provider_down_is_unavailable(account_id: str) -> None:
         down.refund("pi_x", _key())
     with pytest.raises(PaymentProviderUnavailable):
         down.list_charges()
+    request = _request("cus_x", "pm_x")
+    with pytest.raises(PaymentProviderUnavailable):
+        down.create_payment(request)
+    with pytest.raises(PaymentProviderUnavailable):
+        down.confirm_payment("pi_x", request)
+    with pytest.raises(PaymentProviderUnavailable):
+        down.get_payment("pi_x")
+    with pytest.raises(PaymentProviderUnavailable):
+        down.cancel_payment("pi_x")
 
     assert time.monotonic() - started < 5  # no retries, no back-off
     assert (attach_error.value.status, attach_error.value.code) == (503, "payment_provider_unavailable")
@@ -362,7 +663,10 @@ def test_stripe_provider_not_answering_times_out_as_unavailable(account_id: str)
         started = time.monotonic()
         with pytest.raises(PaymentProviderUnavailable):
             gateway.attach(account_id, "cus_x", "tok_visa")
-        assert time.monotonic() - started < 3
+        # A confirmation that times out: its outcome is unknown, get_payment will tell.
+        with pytest.raises(PaymentProviderUnavailable):
+            gateway.confirm_payment("pi_x", _request("cus_x", "pm_x"))
+        assert time.monotonic() - started < 4
 
 
 # -- canned Stripe answers (what localstripe cannot produce) ------------------------------------------
@@ -429,6 +733,21 @@ def _card_error(code: str, decline_code: str | None = None) -> tuple[int, dict[s
     return 402, {"error": error}
 
 
+# What Stripe answers to the create of `charge` (the first of its two requests).
+_CREATED = (
+    200,
+    {
+        "id": "pi_1",
+        "object": "payment_intent",
+        "status": "requires_confirmation",
+        "created": 1_790_000_000,
+        "payment_method": "pm_1",
+        "amount": 197500,
+        "currency": "usd",
+    },
+)
+
+
 def _stub_charge(gateway: StripeGateway, key: str = "order-1") -> Any:
     return gateway.charge(
         customer_ref="cus_1",
@@ -440,6 +759,7 @@ def _stub_charge(gateway: StripeGateway, key: str = "order-1") -> Any:
 
 
 def test_stripe_charge_request_is_confirmed_off_session_with_the_idempotency_key(stub: _Stub) -> None:
+    stub.answers.append(_CREATED)
     stub.answers.append(
         (
             200,
@@ -456,16 +776,20 @@ def test_stripe_charge_request_is_confirmed_off_session_with_the_idempotency_key
     )
     charge = _stub_charge(StripeGateway("sk_test_stub", api_base=stub.url), "order-42")
 
-    (request,) = stub.requests
-    assert (request["method"], request["path"]) == ("POST", "/v1/payment_intents")
-    assert request["headers"]["Idempotency-Key"] == "order-42"
-    assert request["headers"]["Authorization"] == "Bearer sk_test_stub"
-    form = request["form"]
+    create, confirm = stub.requests
+    assert (create["method"], create["path"]) == ("POST", "/v1/payment_intents")
+    assert create["headers"]["Idempotency-Key"] == "order-42"
+    assert create["headers"]["Authorization"] == "Bearer sk_test_stub"
+    form = create["form"]
     assert form["amount"] == "197500" and form["currency"] == "usd"
-    assert form["confirm"] == "true" and form["off_session"] == "true"
+    assert "confirm" not in form and "off_session" not in form  # created first: no money moves
+    assert "setup_future_usage" not in form  # off session: the card was saved before
     assert form["customer"] == "cus_1" and form["payment_method"] == "pm_1"
     assert form["metadata[idempotency_key]"] == "order-42"
     assert form["allowed_payment_method_types[0]"] == "card"  # payment_method_types is gone in 2026-09-30+
+    assert (confirm["method"], confirm["path"]) == ("POST", "/v1/payment_intents/pi_1/confirm")
+    assert confirm["headers"]["Idempotency-Key"] == "order-42:confirm"
+    assert confirm["form"] == {"off_session": "true", "expand[0]": "latest_charge"}
     assert (charge.charge_id, charge.created_at) == ("pi_1", datetime.fromtimestamp(1_790_000_000, UTC))
 
 
@@ -509,7 +833,7 @@ def test_stripe_charge_request_is_confirmed_off_session_with_the_idempotency_key
         ),
         (
             (400, {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests..."}}),
-            IdempotencyKeyReused,
+            PaymentProviderUnavailable,  # the ledger settles it: no longer IdempotencyKeyReused (422)
             None,
         ),
         (
@@ -541,7 +865,7 @@ def test_stripe_charge_request_is_confirmed_off_session_with_the_idempotency_key
 def test_stripe_charge_error_mapping(
     stub: _Stub, answer: tuple[int, dict[str, Any]], expected: type[Exception], decline_code: str | None
 ) -> None:
-    stub.answers.append(answer)
+    stub.answers.extend([_CREATED, answer])  # the answer to the confirmation
 
     with pytest.raises(expected) as caught:
         _stub_charge(StripeGateway("sk_test_stub", api_base=stub.url))
@@ -550,7 +874,7 @@ def test_stripe_charge_error_mapping(
         assert caught.value.extra == {"decline_code": decline_code}  # type: ignore[attr-defined]
     assert "4242" not in str(caught.value) and "sk_test" not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
-    assert len(stub.requests) == 1  # no SDK retries
+    assert [r["path"] for r in stub.requests] == ["/v1/payment_intents", "/v1/payment_intents/pi_1/confirm"]
 
 
 def test_stripe_charge_refused_for_api_version_reasons_is_not_an_invalid_token(stub: _Stub) -> None:
@@ -581,6 +905,7 @@ def test_stripe_attach_to_unknown_customer_is_not_an_invalid_token(stub: _Stub) 
 
 
 def test_stripe_charge_needing_authentication_is_declined(stub: _Stub) -> None:
+    stub.answers.append(_CREATED)
     stub.answers.append(
         (
             200,
@@ -596,6 +921,213 @@ def test_stripe_charge_needing_authentication_is_declined(stub: _Stub) -> None:
     with pytest.raises(PaymentDeclined) as caught:
         _stub_charge(StripeGateway("sk_test_stub", api_base=stub.url))
     assert caught.value.extra == {"decline_code": "authentication_required"}
+
+
+def _intent(status: str, **fields: Any) -> dict[str, Any]:
+    """A PaymentIntent as Stripe answers it (latest_charge expanded when given)."""
+    intent = {
+        "id": "pi_1",
+        "object": "payment_intent",
+        "status": status,
+        "created": 1_790_000_000,
+        "payment_method": "pm_1",
+        "amount": 197500,
+        "currency": "usd",
+        "latest_charge": None,
+    }
+    return {**intent, **fields}
+
+
+def test_stripe_payment_requests_carry_their_idempotency_keys(stub: _Stub) -> None:
+    gateway = StripeGateway("sk_test_stub", api_base=stub.url)
+    request = _request("cus_1", "pm_1", key="order-7")  # on session
+    for status in ("requires_confirmation", "requires_action", "canceled", "canceled"):
+        stub.answers.append((200, _intent(status)))
+
+    assert gateway.create_payment(request) == "pi_1"
+    assert gateway.confirm_payment("pi_1", request).status == "requires_action"
+    assert gateway.cancel_payment("pi_1").status == "canceled"
+    assert gateway.get_payment("pi_1").status == "canceled"  # type: ignore[union-attr]
+
+    create, confirm, cancel, get = stub.requests
+    assert (create["path"], create["headers"]["Idempotency-Key"]) == ("/v1/payment_intents", "order-7")
+    assert create["form"]["setup_future_usage"] == "off_session"  # on session: saved for the renewals
+    assert create["form"]["metadata[idempotency_key]"] == "order-7"
+    assert create["form"]["metadata[payment_method_id]"] == "pm_ours_1"
+    assert create["form"]["description"] == "Add 2 seats to sub-acad"
+    assert "confirm" not in create["form"] and "off_session" not in create["form"]
+    assert (confirm["path"], confirm["headers"]["Idempotency-Key"]) == (
+        "/v1/payment_intents/pi_1/confirm",
+        "order-7:confirm",
+    )
+    assert confirm["form"] == {"expand[0]": "latest_charge"}  # on session: no off_session
+    assert (cancel["path"], cancel["headers"]["Idempotency-Key"]) == (
+        "/v1/payment_intents/pi_1/cancel",
+        "seats-cancel-pi_1",
+    )
+    assert (get["method"], get["path"]) == ("GET", "/v1/payment_intents/pi_1?expand%5B0%5D=latest_charge")
+    assert "Idempotency-Key" not in get["headers"]
+
+
+def test_stripe_long_idempotency_keys_are_hashed_for_confirmation(stub: _Stub) -> None:
+    stub.answers.append((200, _intent("succeeded")))
+    key = "k" * 250
+
+    StripeGateway("sk_test_stub", api_base=stub.url).confirm_payment(
+        "pi_1", _request("cus_1", "pm_1", key=key)
+    )
+
+    sent = stub.requests[0]["headers"]["Idempotency-Key"]
+    assert sent.startswith("seats-confirm-") and len(sent) <= 255
+
+
+@pytest.mark.parametrize(
+    ("intent", "status", "decline_code", "refunded"),
+    [
+        (_intent("requires_confirmation"), "requires_confirmation", None, False),
+        (_intent("requires_action", next_action={"type": "use_stripe_sdk"}), "requires_action", None, False),
+        (_intent("processing"), "processing", None, False),
+        (_intent("requires_capture"), "processing", None, False),
+        (_intent("succeeded", latest_charge={"id": "ch_1", "refunded": False}), "succeeded", None, False),
+        (_intent("succeeded", latest_charge={"id": "ch_1", "refunded": True}), "succeeded", None, True),
+        (_intent("succeeded", latest_charge="ch_1"), "succeeded", None, False),  # not expanded
+        (
+            _intent(
+                "requires_payment_method",
+                last_payment_error={
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "generic_decline",
+                },
+            ),
+            "failed",
+            "card_declined",
+            False,
+        ),
+        (
+            _intent(
+                "requires_payment_method",
+                payment_method=None,  # Stripe drops the card that failed authentication
+                last_payment_error={
+                    "type": "card_error",
+                    "code": "authentication_required",
+                    "decline_code": "authentication_required",
+                    "payment_method": {"id": "pm_1", "object": "payment_method"},
+                },
+            ),
+            "failed",
+            "authentication_required",
+            False,
+        ),
+        (_intent("canceled"), "canceled", None, False),
+        (
+            _intent("canceled", last_payment_error={"code": "card_declined", "decline_code": "do_not_honor"}),
+            "canceled",
+            "do_not_honor",
+            False,
+        ),
+    ],
+)
+def test_stripe_payment_intent_status_mapping(
+    stub: _Stub, intent: dict[str, Any], status: str, decline_code: str | None, refunded: bool
+) -> None:
+    stub.answers.append((200, intent))
+
+    payment = StripeGateway("sk_test_stub", api_base=stub.url).get_payment("pi_1")
+
+    assert payment == ProviderPayment(
+        provider_ref="pi_1",
+        status=status,  # type: ignore[arg-type]
+        amount=USD_1975,
+        payment_method_ref="pm_1",
+        decline_code=decline_code,
+        refunded=refunded,
+    )
+
+
+def test_stripe_payment_intent_in_an_unknown_status_is_unavailable(stub: _Stub) -> None:
+    stub.answers.append((200, _intent("requires_something_new")))
+
+    with pytest.raises(PaymentProviderUnavailable):
+        StripeGateway("sk_test_stub", api_base=stub.url).get_payment("pi_1")
+
+
+def test_stripe_get_payment_resource_missing_is_none(stub: _Stub) -> None:
+    stub.answers.append(
+        (404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "intent"}})
+    )
+
+    assert StripeGateway("sk_test_stub", api_base=stub.url).get_payment("pi_gone") is None
+
+
+def test_stripe_confirm_payment_decline_without_the_intent_is_failed(stub: _Stub) -> None:
+    stub.answers.append(_card_error("card_declined", "insufficient_funds"))
+
+    payment = StripeGateway("sk_test_stub", api_base=stub.url).confirm_payment(
+        "pi_1", _request("cus_1", "pm_1")
+    )
+
+    assert payment == ProviderPayment(
+        provider_ref="pi_1",
+        status="failed",
+        amount=USD_1975,
+        payment_method_ref="pm_1",
+        decline_code="insufficient_funds",
+    )
+
+
+def test_stripe_confirm_payment_off_session_authentication_required_is_failed(stub: _Stub) -> None:
+    """Real Stripe's answer to an off-session confirmation of a card that needs 3-D Secure."""
+    error = {
+        "type": "card_error",
+        "code": "authentication_required",
+        "decline_code": "authentication_required",
+    }
+    intent = _intent(
+        "requires_payment_method",
+        payment_method=None,
+        last_payment_error={**error, "payment_method": {"id": "pm_1", "object": "payment_method"}},
+    )
+    stub.answers.append(
+        (402, {"error": {**error, "message": "Your card was declined.", "payment_intent": intent}})
+    )
+
+    payment = StripeGateway("sk_test_stub", api_base=stub.url).confirm_payment(
+        "pi_1", _request("cus_1", "pm_1", off_session=True)
+    )
+
+    assert (payment.status, payment.decline_code, payment.payment_method_ref) == (
+        "failed",
+        "authentication_required",
+        "pm_1",
+    )
+    assert stub.requests[0]["form"]["off_session"] == "true"
+
+
+def test_stripe_confirm_of_an_intent_stripe_will_not_confirm_reads_it(stub: _Stub) -> None:
+    stub.answers.append(
+        (
+            400,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_unexpected_state",
+                    "message": "You cannot confirm this PaymentIntent because it has a status of succeeded.",
+                }
+            },
+        )
+    )
+    stub.answers.append((200, _intent("succeeded", latest_charge={"id": "ch_1", "refunded": False})))
+
+    payment = StripeGateway("sk_test_stub", api_base=stub.url).confirm_payment(
+        "pi_1", _request("cus_1", "pm_1")
+    )
+
+    assert payment.status == "succeeded"
+    assert [(r["method"], r["path"].split("?")[0]) for r in stub.requests] == [
+        ("POST", "/v1/payment_intents/pi_1/confirm"),
+        ("GET", "/v1/payment_intents/pi_1"),
+    ]
 
 
 def test_stripe_refund_already_refunded_is_done(stub: _Stub) -> None:
