@@ -94,37 +94,84 @@ class AttachedCard:
     exp_year: int
 
 
+ChargeStatus = Literal["succeeded", "failed", "requires_action", "canceled", "refunded"]
+
+
 @dataclass(frozen=True)
 class Charge:
+    """A payment as the provider lists it (the local runtime's /_local/charges)."""
+
     charge_id: str
     amount: Money
     payment_method_ref: str
     idempotency_key: str
-    status: Literal["succeeded", "failed"]
+    status: ChargeStatus
     created_at: datetime
     decline_code: str | None = None
     payment_method_id: str | None = None  # ours (pm_...), when the caller named it
+    refunded_at: datetime | None = None
+
+
+ProviderStatus = Literal["requires_confirmation", "requires_action", "processing", "succeeded", "failed", "canceled"]
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What to take, from which card, under which idempotency key (one key per ledger payment)."""
+
+    key: str
+    amount: Money
+    customer_ref: str | None
+    payment_method_ref: str
+    payment_method_id: str  # ours (pm_...), kept by the provider as metadata
+    description: str
+    off_session: bool  # charged without the customer (a renewal run)
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """The provider's view of one payment."""
+
+    provider_ref: str
+    status: ProviderStatus
+    amount: Money
+    payment_method_ref: str
+    decline_code: str | None = None  # when failed
+    refunded: bool = False  # succeeded, then refunded in full
+
+    @property
+    def captured(self) -> bool:
+        return self.status == "succeeded"
 
 
 class PaymentGateway(Protocol):
-    """Raises PaymentDeclined(decline_code=...), InvalidPaymentToken, PaymentMethodExpired or
-    PaymentProviderUnavailable from seats.domain.errors. A charge retried with the same
-    idempotency key is the same charge."""
+    """Payments in two steps, so that the ledger knows the provider's id before any money moves:
+    `create_payment` (nothing taken), then `confirm_payment` (the money). Raises InvalidPaymentToken,
+    PaymentDeclined (attach only) or PaymentProviderUnavailable from seats.domain.errors; a call that
+    raises PaymentProviderUnavailable may or may not have happened: `get_payment` tells."""
 
     def attach(self, account_id: str, customer_ref: str | None, token: str) -> AttachedCard: ...
 
-    def charge(
-        self,
-        *,
-        customer_ref: str | None,
-        payment_method_ref: str,
-        amount: Money,
-        idempotency_key: str,
-        description: str,
-        payment_method_id: str | None = None,
-    ) -> Charge: ...
+    def create_payment(self, request: PaymentRequest) -> str:
+        """The provider's id of a new, unconfirmed payment. The same key gives the same payment."""
+        ...
 
-    def refund(self, charge_id: str, idempotency_key: str) -> None: ...
+    def confirm_payment(self, provider_ref: str, request: PaymentRequest) -> ProviderPayment:
+        """Take the money: `succeeded`, or `failed` with a decline code (or `requires_action`).
+        Confirming a payment that already succeeded answers it, and takes nothing more."""
+        ...
+
+    def get_payment(self, provider_ref: str) -> ProviderPayment | None:
+        """The payment as the provider has it; None when the provider knows no such payment."""
+        ...
+
+    def cancel_payment(self, provider_ref: str) -> ProviderPayment:
+        """Cancel a payment that took no money; one that did is answered as it is (refund it)."""
+        ...
+
+    def refund(self, provider_ref: str, idempotency_key: str) -> None:
+        """Give a captured payment back in full; refunding it again changes nothing."""
+        ...
 
     def list_charges(self) -> list[Charge]: ...
 
