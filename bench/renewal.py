@@ -194,7 +194,12 @@ def drain(world: World, worker: Any, calls: AwsCalls) -> dict[str, Any]:
 
 
 def _renewal_writes(calls: AwsCalls) -> int:
-    return sum(1 for c in calls.calls if c.operation == "TransactWriteItems" and not c.error)
+    """Renewed periods: the transactions that write a renewal order (the payment's own record is another)."""
+    return sum(1 for c in calls.calls if c.operation == "TransactWriteItems" and not c.error and _writes_order(c.params))
+
+
+def _writes_order(params: dict[str, Any]) -> bool:
+    return any(a.get("Put", {}).get("Item", {}).get("SK", {}).get("S") == "#ORDER" for a in params["TransactItems"])
 
 
 def _floor_transaction(template: dict[str, Any], first: str, contract_id: str, item: dict[str, Any],
@@ -212,8 +217,18 @@ def _floor_transaction(template: dict[str, Any], first: str, contract_id: str, i
         text = json.dumps(action).replace(first, contract_id)
         for old in _ids(action):
             text = text.replace(old, f"{serial:0{len(old)}x}"[-len(old):])
-        actions.append(json.loads(text))
+        actions.append(_as_new(json.loads(text)))
     return actions
+
+
+def _as_new(action: dict[str, Any]) -> dict[str, Any]:
+    """A versioned put other than the contract's (the ledger payment the renewal settles) written as a new
+    item: the floor has no payment of its own to condition on."""
+    put = action.get("Put")
+    if put and put.get("ConditionExpression") == "version = :v":
+        put = {k: v for k, v in put.items() if k != "ExpressionAttributeValues"}
+        return {"Put": {**put, "ConditionExpression": "attribute_not_exists(PK)"}}
+    return action
 
 
 def _ids(action: dict[str, Any]) -> list[str]:
@@ -221,7 +236,7 @@ def _ids(action: dict[str, Any]) -> list[str]:
     body = next(iter(action.values()))
     item = body.get("Item") or body.get("Key") or {}
     found = []
-    for name in ("order_id", "event_id"):
+    for name in ("order_id", "event_id", "payment_id"):
         if name in item and "S" in item[name]:
             found.append(item[name]["S"])
     return found
@@ -318,7 +333,7 @@ def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[st
 
 def _first_renewal(calls: list[Call]) -> tuple[str, dict[str, Any]] | None:
     for call in calls:
-        if call.operation == "TransactWriteItems" and not call.error:
+        if call.operation == "TransactWriteItems" and not call.error and _writes_order(call.params):
             for action in call.params["TransactItems"]:
                 put = action.get("Put")
                 if put and put["Item"]["SK"]["S"] == "#CONTRACT":

@@ -11,7 +11,9 @@ from seats.observability import logger, metrics, tracer
 from seats.services import renew
 from seats.services.messages import RenewalMessage
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported like any other (each record retried, then the DLQ),
+# not raised as a failed invocation.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method(capture_response=False)
@@ -20,6 +22,7 @@ def renew_one(record: SQSRecord) -> None:
         message = RenewalMessage.from_json(record.body)
         outcome = renew.renew_contract(
             message.contract_id, message.as_of, bootstrap.repository(), bootstrap.payment_gateway(),
+            bootstrap.renewal_queue(),
         )
     except Exception:
         metrics.add_metric(name="RenewalsFailed", unit=MetricUnit.Count, value=1)
@@ -30,7 +33,8 @@ def renew_one(record: SQSRecord) -> None:
     if outcome.declines:
         metrics.add_metric(name="PaymentDeclines", unit=MetricUnit.Count, value=outcome.declines)
     logger.info("Contract processed", extra={"contract_id": outcome.contract_id, "renewed": outcome.renewed,
-                                             "declines": outcome.declines, "status": outcome.status})
+                                             "declines": outcome.declines, "status": outcome.status,
+                                             "handed_on": outcome.handed_on})
 
 
 @logger.inject_lambda_context(clear_state=True)

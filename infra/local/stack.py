@@ -51,6 +51,7 @@ def _charge_out(charge: Any) -> dict[str, Any]:
         "charge_id": charge.charge_id, "amount": str(charge.amount), "currency": charge.amount.currency,
         "payment_method_id": charge.payment_method_id or charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
         "status": charge.status, "created_at": iso(charge.created_at),
+        "refunded_at": iso(charge.refunded_at) if charge.refunded_at else None,
     }
 
 

@@ -61,9 +61,10 @@ def payment_gateway() -> PaymentGateway:
     settings = get_settings()
     if settings.payments == "stripe":
         return _stripe_gateway(settings)
+    from seats import clock
     from seats.adapters.payments.sandbox import SandboxGateway
 
-    return SandboxGateway(aws_client("dynamodb"), settings.table_name)
+    return SandboxGateway(aws_client("dynamodb"), settings.table_name, clock.utc_now)
 
 
 def _stripe_gateway(settings: Settings) -> PaymentGateway:

@@ -192,7 +192,7 @@ def test_the_scheduler_runs_at_seats_now_and_the_queue_reaches_the_worker(start_
     assert [(c["amount"], c["currency"], c["status"], c["payment_method_id"]) for c in charges] == [
         ("200.00", "USD", "succeeded", "pm_renew_visa")]
     assert set(charges[0]) == {"charge_id", "amount", "currency", "payment_method_id", "idempotency_key", "status",
-                               "created_at"}
+                               "created_at", "refunded_at"}
     contract = stack.request("GET", "/contracts/550000000001", user="u-rita").body
     assert (contract["term_start"], contract["renewal_date"]) == ("2026-11-01", "2027-11-01")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,9 +15,9 @@ from functions.renewal_scheduler.app import lambda_handler as scheduler
 from functions.renewal_worker.app import lambda_handler as worker
 from infra import seed as seed_loader
 from seats import bootstrap
-from seats.adapters.queue import SqsRenewalQueue
 from seats.adapters.dynamodb import keys
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
+from seats.adapters.queue import SqsRenewalQueue
 from seats.domain.model import RenewalOrder, SeatOrder
 from seats.domain.money import Money
 from seats.domain.proration import Proration
@@ -88,7 +87,18 @@ def contract(contract_id: str = ACME):
 
 
 def charges(contract_id: str = ACME) -> list:
-    return [c for c in bootstrap.payment_gateway().list_charges() if f":{contract_id}:" in c.idempotency_key]
+    """The provider's charges for the contract's renewals, oldest first (found through the ledger)."""
+    repo = bootstrap.repository()
+
+    def paid_for(charge: Any) -> str | None:
+        payment = repo.get_payment(charge.idempotency_key.removeprefix("seats:payment:"))
+        return payment.contract_id if payment else None
+
+    return [c for c in bootstrap.payment_gateway().list_charges() if paid_for(c) == contract_id]
+
+
+def payment_of(charge: Any) -> Any:
+    return bootstrap.repository().get_payment(charge.idempotency_key.removeprefix("seats:payment:"))
 
 
 def renewal_orders(contract_id: str = ACME) -> list[RenewalOrder]:
@@ -120,7 +130,9 @@ def test_an_auto_renewing_contract_is_charged_and_moves_one_term_on(seed, domain
     assert (renewed.status, renewed.failed_renewal_attempts) == ("active", 0)
     [charge] = charges()
     assert (str(charge.amount), charge.amount.currency, charge.status) == ("19750.00", "USD", "succeeded")
-    assert charge.idempotency_key == f"seats:renewal:{ACME}:2027-03-01:attempt:0"
+    payment = payment_of(charge)  # recorded before the provider was called, settled with the renewal
+    assert (payment.status, payment.purpose, payment.period, payment.off_session) == (
+        "succeeded", "renewal", date(2027, 3, 1), True)
     [order] = renewal_orders()
     assert (order.status, order.charge_id, str(order.total)) == ("completed", charge.charge_id, "19750.00")
     assert (order.period.term_start, order.period.renewal_date, order.created_by) == (date(2027, 3, 1), date(2028, 3, 1), "system")
@@ -230,8 +242,8 @@ def test_missed_runs_renew_every_due_period_each_with_its_own_charge(seed):
     renew_on("2027-03-20", GLOBEX)  # the monthly contract was due on 2026-12-15: four periods since
     assert contract(GLOBEX).renewal_date == date(2027, 4, 15)
     paid = charges(GLOBEX)
-    assert sorted(c.idempotency_key for c in paid) == [
-        f"seats:renewal:{GLOBEX}:{day}:attempt:0" for day in ("2026-12-15", "2027-01-15", "2027-02-15", "2027-03-15")]
+    assert sorted(payment_of(c).period.isoformat() for c in paid) == [
+        "2026-12-15", "2027-01-15", "2027-02-15", "2027-03-15"]
     assert {(str(c.amount), c.amount.currency) for c in paid} == {("900.00", "GBP")}
     assert len(renewal_orders(GLOBEX)) == 4
     assert history(GLOBEX) == ["renewed"] * 4
@@ -243,7 +255,8 @@ ANNUAL_TIMELINE = [("2027-03-01", "past_due"), ("2027-03-15", "past_due"), ("202
                    ("2027-04-14", "suspended"), ("2027-04-15", "cancelled")]
 
 
-def test_a_declined_renewal_is_past_due_then_suspended_then_cancelled_from_day_45(seed, domain_events):
+def test_a_declined_renewal_is_past_due_then_suspended_then_cancelled_from_day_45_without_a_charge(
+        seed, domain_events):
     seed(**{"330000000001": dict(payment_method_id="pm_acme_fail")})
     seen = []
     for day, _ in ANNUAL_TIMELINE:
@@ -252,14 +265,15 @@ def test_a_declined_renewal_is_past_due_then_suspended_then_cancelled_from_day_4
         seen.append((day, record.status))
         assert (record.term_start, record.renewal_date) == (date(2026, 3, 1), date(2027, 3, 1))
     assert seen == ANNUAL_TIMELINE
-    assert contract("330000000001").failed_renewal_attempts == 5
-    assert [c.status for c in charges("330000000001")] == ["failed"] * 5
-    assert history("330000000001") == ["renewal_payment_failed"] * 5 + ["status_changed"] * 3
+    # Day 45 cancels the contract without touching the card: four attempts, not five.
+    assert contract("330000000001").failed_renewal_attempts == 4
+    assert [c.status for c in charges("330000000001")] == ["failed"] * 4
+    assert history("330000000001") == ["renewal_payment_failed"] * 4 + ["status_changed"] * 3
     published = [e["detail-type"] for e in domain_events()]
-    assert published.count("RenewalPaymentFailed") == 5 and published.count("ContractStatusChanged") == 3
+    assert published.count("RenewalPaymentFailed") == 4 and published.count("ContractStatusChanged") == 3
     assert renewal_orders("330000000001") == []
     renew_on("2027-05-01", "330000000001")  # cancelled: attempts have stopped
-    assert len(charges("330000000001")) == 5
+    assert len(charges("330000000001")) == 4
 
 
 def test_a_declined_monthly_renewal_is_cancelled_from_day_30(seed):
@@ -281,8 +295,8 @@ def test_each_run_tries_again_and_a_later_success_renews_from_the_unpaid_date(se
     renewed = contract("330000000003")
     assert (renewed.status, renewed.failed_renewal_attempts) == ("active", 0)
     assert (renewed.term_start, renewed.renewal_date) == (date(2027, 3, 1), date(2028, 3, 1))
-    assert [(c.idempotency_key.rsplit(":", 1)[1], c.status) for c in charges("330000000003")] == [
-        ("0", "failed"), ("1", "failed"), ("2", "succeeded")]
+    assert sorted(c.status for c in charges("330000000003")) == ["failed", "failed", "succeeded"]
+    assert len({c.idempotency_key for c in charges("330000000003")}) == 3  # a payment each
     assert history("330000000003").count("status_changed") == 2  # active → past_due → active
 
 
@@ -339,11 +353,11 @@ def test_a_crash_between_charge_and_write_is_completed_by_the_next_delivery_with
         seed, monkeypatch):
     seed()
     commit = UnitOfWork.commit
-    crashes = []
+    commits = []
 
-    def crash_once(self):
-        if not crashes:
-            crashes.append(True)
+    def crash_once(self):  # the payment recorded, its provider id recorded, then the renewal: crash there
+        commits.append(True)
+        if len(commits) == 3:
             raise RuntimeError("worker crashed after the charge")
         return commit(self)
 
@@ -360,42 +374,34 @@ def test_a_provider_time_out_writes_nothing_and_the_retry_finds_the_captured_cha
     seed(**{"330000000007": dict(payment_method_id="pm_acme_slow")})
     event = sqs_event(message("330000000007", "2027-03-01"), message(GLOBEX, "2026-11-01"))
     assert worker(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
-    assert (contract("330000000007").version, history("330000000007")) == (1, [])
+    pending = contract("330000000007")
+    assert (pending.renewal_date, history("330000000007")) == (date(2027, 3, 1), [])
+    assert bootstrap.repository().get_payment(pending.renewal_payment_id).status == "pending"
     worker(event, LambdaContext())
     assert contract("330000000007").renewal_date == date(2028, 3, 1)
     assert [c.status for c in charges("330000000007")] == ["succeeded"]
 
 
-def test_two_workers_on_one_contract_charge_each_period_once(seed, monkeypatch):
+def test_two_workers_on_one_contract_charge_each_period_once(seed):
     seed()
-    both_charged = threading.Barrier(2, timeout=10)
-    atomic = threading.Lock()  # DynamoDB and the provider are atomic; moto and the sandbox need help
     gateway = bootstrap.payment_gateway()
-    commit = UnitOfWork.commit
-
-    class RacingGateway:
-        def charge(self, **kwargs):
-            with atomic:
-                charge = gateway.charge(**kwargs)
-            both_charged.wait()
-            return charge
-
-    def atomic_commit(self):
-        with atomic:
-            return commit(self)
-
-    monkeypatch.setattr(UnitOfWork, "commit", atomic_commit)
+    as_of = datetime(2027, 3, 1, 2, tzinfo=UTC)
     outcomes: list[renew.RenewalOutcome] = []
 
-    def work() -> None:
-        outcomes.append(renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
-                                             RacingGateway()))
+    class AnotherWorkerMeanwhile:
+        """The first worker's payment is confirmed; before it writes, a second worker runs the same message."""
 
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(15)
+        def confirm_payment(self, provider_ref, request):
+            state = gateway.confirm_payment(provider_ref, request)
+            if not outcomes:
+                outcomes.append(renew.renew_contract(ACME, as_of, bootstrap.repository(), gateway))
+            return state
+
+        def __getattr__(self, name):
+            return getattr(gateway, name)
+
+    outcomes.append(renew.renew_contract(ACME, as_of, bootstrap.repository(), AnotherWorkerMeanwhile()))
+
     assert sorted(o.renewed for o in outcomes) == [0, 1]
     assert len(charges()) == 1
     assert (contract().renewal_date, len(renewal_orders()), history()) == (date(2028, 3, 1), 1, ["renewed"])
@@ -512,10 +518,13 @@ def test_a_change_between_charge_and_write_is_written_over_with_the_same_charge(
     mastercard = bootstrap.repository().get_payment_method("acme", "pm_acme_mc")
 
     class CardChangedMeanwhile:
-        def charge(self, **kwargs):
-            charge = gateway.charge(**kwargs)
+        def confirm_payment(self, provider_ref, request):
+            state = gateway.confirm_payment(provider_ref, request)
             change(ACME, payment_method=mastercard)  # the manager picks another card for next year
-            return charge
+            return state
+
+        def __getattr__(self, name):
+            return getattr(gateway, name)
 
     outcome = renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
                                    CardChangedMeanwhile())
@@ -525,70 +534,59 @@ def test_a_change_between_charge_and_write_is_written_over_with_the_same_charge(
     assert renewal_orders()[0].payment_method.payment_method_id == "pm_acme_visa"  # the card charged
 
 
-def test_a_charge_key_already_used_for_another_amount_is_refunded_and_the_period_charged_anew(seed):
-    seed()
-    gateway = bootstrap.payment_gateway()
-    stale_key = f"seats:renewal:{ACME}:2027-03-01:attempt:0"
-    gateway.charge(customer_ref=None, payment_method_ref="tok_visa", amount=Money.parse("1.00", "USD"),
-                   idempotency_key=stale_key, description="something else")
-    event = sqs_event(message(ACME, "2027-03-01"), message(GLOBEX, "2026-11-01"))
+class SeatsAddedMeanwhile:
+    """The sandbox, except that a submit lands between the first renewal charge and its write, and that
+    the first refund can be made to die with the worker."""
 
-    assert worker(event, LambdaContext()) == {"batchItemFailures": []}
+    def __init__(self, refund_dies: bool = False) -> None:
+        self.gateway = bootstrap.payment_gateway()
+        self.confirmed = 0
+        self.refund_dies = refund_dies
 
-    assert gateway.is_refunded(stale_key)
-    kept = [c for c in charges() if not gateway.is_refunded(c.idempotency_key)]
-    assert [str(c.amount) for c in kept] == [str(renewal_orders()[0].total)]
-    assert (contract().renewal_date, contract().refunds_due) == (date(2028, 3, 1), [])
+    def confirm_payment(self, provider_ref, request):
+        state = self.gateway.confirm_payment(provider_ref, request)
+        self.confirmed += 1
+        if self.confirmed == 1:
+            record = contract()
+            record.subscriptions[0].seats += 2
+            change(ACME, subscriptions=record.subscriptions)
+        return state
+
+    def refund(self, provider_ref, idempotency_key):
+        if self.refund_dies:
+            self.refund_dies = False
+            raise RuntimeError("worker killed")
+        self.gateway.refund(provider_ref, idempotency_key)
+
+    def __getattr__(self, name):
+        return getattr(self.gateway, name)
 
 
 def test_a_seat_change_between_charge_and_write_refunds_that_charge_and_charges_the_new_total(seed):
     seed()
-    gateway = bootstrap.payment_gateway()
-
-    class SeatsAddedMeanwhile:
-        def refund(self, charge_id, idempotency_key):
-            gateway.refund(charge_id, idempotency_key)
-
-        def charge(self, **kwargs):
-            taken = gateway.charge(**kwargs)
-            if kwargs["idempotency_key"].endswith(":attempt:0"):  # a submit lands between charge and write
-                record = contract()
-                record.subscriptions[0].seats += 2
-                change(ACME, subscriptions=record.subscriptions)
-            return taken
-
     before = contract().renewal_total
     outcome = renew.renew_contract(ACME, datetime(2027, 3, 1, 2, tzinfo=UTC), bootstrap.repository(),
                                    SeatsAddedMeanwhile())
 
     assert outcome.renewed == 1
-    first, second = sorted(charges(), key=lambda c: c.idempotency_key)
-    assert (first.amount, gateway.is_refunded(first.idempotency_key)) == (before, True)
-    assert (second.amount, gateway.is_refunded(second.idempotency_key)) == (contract().renewal_total, False)
+    first, second = sorted(charges(), key=lambda c: c.status != "refunded")
+    assert (first.amount, first.status) == (before, "refunded")
+    assert (second.amount, second.status) == (contract().renewal_total - renewal_orders()[0].total + second.amount,
+                                              "succeeded")
     assert renewal_orders()[0].total == second.amount and renewal_orders()[0].charge_id == second.charge_id
-    assert contract().refunds_due == []
+    assert payment_of(first).status == "refunded" and "payment_refunded" in history()
 
 
 def test_a_refund_cut_short_by_a_crash_is_made_by_the_next_run(seed):
     seed()
-    gateway = bootstrap.payment_gateway()
-    stale_key = f"seats:renewal:{ACME}:2027-03-01:attempt:0"
-    gateway.charge(customer_ref=None, payment_method_ref="tok_visa", amount=Money.parse("1.00", "USD"),
-                   idempotency_key=stale_key, description="something else")
-
-    class CrashesOnRefund:
-        def charge(self, **kwargs):
-            return gateway.charge(**kwargs)
-
-        def refund(self, charge_id, idempotency_key):
-            raise RuntimeError("worker killed")
-
     as_of = datetime(2027, 3, 1, 2, tzinfo=UTC)
     with pytest.raises(RuntimeError):
-        renew.renew_contract(ACME, as_of, bootstrap.repository(), CrashesOnRefund())
-    assert len(contract().refunds_due) == 1 and not gateway.is_refunded(stale_key)
+        renew.renew_contract(ACME, as_of, bootstrap.repository(), SeatsAddedMeanwhile(refund_dies=True))
+    [stale] = charges()
+    assert stale.status == "succeeded" and payment_of(stale).status == "refunding"  # owed back, recorded
 
-    outcome = renew.renew_contract(ACME, as_of, bootstrap.repository(), gateway)
+    outcome = renew.renew_contract(ACME, as_of, bootstrap.repository(), bootstrap.payment_gateway())
 
-    assert outcome.renewed == 1 and gateway.is_refunded(stale_key)
-    assert contract().refunds_due == [] and contract().renewal_date == date(2028, 3, 1)
+    assert outcome.renewed == 1 and contract().renewal_date == date(2028, 3, 1)
+    stale, fresh = sorted(charges(), key=lambda c: c.status != "refunded")
+    assert (stale.status, payment_of(stale).status, fresh.status) == ("refunded", "refunded", "succeeded")

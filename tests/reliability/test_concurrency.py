@@ -199,8 +199,7 @@ def test_many_writers_on_one_subscription_keep_money_seats_and_history_in_agreem
     renewals = [o for o in orders if o.type == "renewal" and o.status == "completed"]
     added = [e for e in history if e.type == "seats_added"]
     reduced = [e for e in history if e.type == "seats_reduced"]
-    kept = [c for c in gateway.list_charges()
-            if c.status == "succeeded" and not gateway.is_refunded(c.idempotency_key)]
+    kept = [c for c in gateway.list_charges() if c.status == "succeeded"]  # refunded ones say so
 
     # Seats: every seat added was paid for, every reduction came from the renewal.
     reduction = sum(e.details["seats_before"] - e.details["seats_after"] for e in reduced)

@@ -140,22 +140,23 @@ def fault_plans(writes: list[str]) -> list[Plan]:
 # -- the provider and the process --------------------------------------------------------------------
 
 class FaultyGateway:
-    """The sandbox gateway, failing its next charge: `before` the capture, `after` it, or `killed`."""
+    """The sandbox gateway, failing its next confirmation (the capture): `before` it, `after` it, or
+    `killed` (the process dies right after the money is taken)."""
 
     def __init__(self, gateway: Any) -> None:
         self.gateway = gateway
         self.next_fault: str | None = None
 
-    def charge(self, **kwargs: Any) -> Any:
+    def confirm_payment(self, provider_ref: str, request: Any) -> Any:
         fault, self.next_fault = self.next_fault, None
         if fault == "before":
             raise PaymentProviderUnavailable("injected: the provider timed out before capturing")
-        charge = self.gateway.charge(**kwargs)
+        state = self.gateway.confirm_payment(provider_ref, request)
         if fault == "after":
             raise PaymentProviderUnavailable("injected: the provider timed out after capturing")
         if fault == "killed":
             raise WorkerKilled()
-        return charge
+        return state
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.gateway, name)
@@ -243,11 +244,19 @@ def submit_and_recover(api: Api, order_id: str, key: str, later: Callable[[int],
     return Recovery(first, answer, path)
 
 
-def kept_charges(prefix: str) -> list[Any]:
-    gateway = bootstrap.payment_gateway()
-    return [c for c in gateway.list_charges()
-            if c.idempotency_key.startswith(prefix) and c.status == "succeeded"
-            and not gateway.is_refunded(c.idempotency_key)]
+def kept_charges(*, order_id: str | None = None, contract_id: str | None = None) -> list[Any]:
+    """Captured, unrefunded charges of an order (or of a contract's renewals), found through the ledger."""
+    repo = bootstrap.repository()
+
+    def pays_for(charge: Any) -> bool:
+        payment = repo.get_payment(charge.idempotency_key.removeprefix("seats:payment:"))
+        if payment is None:
+            return False
+        if order_id is not None:
+            return payment.order_id == order_id
+        return payment.purpose == "renewal" and payment.contract_id == contract_id
+
+    return [c for c in bootstrap.payment_gateway().list_charges() if c.status == "succeeded" and pays_for(c)]
 
 
 def assert_submitted_once(order_id: str, recovery: Recovery) -> None:
@@ -256,7 +265,7 @@ def assert_submitted_once(order_id: str, recovery: Recovery) -> None:
     assert order is not None and order.status == "completed", (order, recovery)
     assert recovery.final.status == 200 or (recovery.final.status, recovery.final.code) == (409, "order_not_draft"), \
         recovery
-    [charge] = kept_charges(f"seats:order:{order_id}:")
+    [charge] = kept_charges(order_id=order_id)
     assert (charge.charge_id, charge.amount) == (order.charge_id, order.total)
     seats = repo.get_contract(CONTRACT_A).subscription(SUBSCRIPTION_A).seats
     assert seats == 10 + order.seats_to_add == order.seats_after
@@ -345,7 +354,7 @@ def test_a_submit_whose_process_dies_between_charge_and_write_is_completed_by_th
     provider.next_fault = "killed"
     with pytest.raises(WorkerKilled):
         submit(api, order_id, "killed")
-    assert len(kept_charges(f"seats:order:{order_id}:")) == 1  # the money was taken, nothing written
+    assert len(kept_charges(order_id=order_id)) == 1  # the money was taken, nothing written
     assert bootstrap.repository().get_order(order_id).status == "draft"
     if retry == "new key at once":
         final = submit(api, order_id, "killed-retry")
@@ -412,7 +421,7 @@ def assert_renewed_once(contract_id: str) -> None:
     contract = repo.get_contract(contract_id)
     assert contract.renewal_date.isoformat() == "2028-03-01" and contract.status == "active"
     renewals = [o for o in repo.list_orders(contract_id) if o.type == "renewal"]
-    [charge] = kept_charges(f"seats:renewal:{contract_id}:")
+    [charge] = kept_charges(contract_id=contract_id)
     assert [(o.status, o.charge_id, o.total) for o in renewals] == [("completed", charge.charge_id, charge.amount)]
     assert [e.type for e in repo.list_history(contract_id)].count("renewed") == 1
     assert contract.subscriptions[0].seats == 10

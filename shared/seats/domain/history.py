@@ -135,3 +135,12 @@ class OrderPaymentMethodChanged(Entry):
     order_id: str
     payment_method_id: str
     previous_payment_method_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentRefunded(Entry):
+    type = "payment_refunded"
+    charge_id: str | None
+    amount: Money
+    order_id: str | None
+    reason: str

@@ -59,6 +59,14 @@ class PaymentMethod:
 
 
 @dataclass(frozen=True)
+class CarriedAmount:
+    """An amount owed but too small to charge alone: charged with the next renewal."""
+
+    order_id: str
+    amount: Money
+
+
+@dataclass(frozen=True)
 class PendingReduction:
     seats: int
     requested_by: str
@@ -104,8 +112,10 @@ class Contract:
     payment_method: PaymentMethod | None
     subscriptions: list[Subscription]
     version: int = 0
-    failed_renewal_attempts: int = 0  # settled charge attempts for the current unpaid period
-    refunds_due: list[str] = field(default_factory=list)  # renewal charges taken that no write can use
+    failed_renewal_attempts: int = 0  # declined charges of the current unpaid period
+    renewal_attempted_on: date | None = None  # as-of date of the last automatic charge of the unpaid period
+    renewal_payment_id: str | None = None  # the ledger payment of a renewal charge in progress
+    carried_over: list[CarriedAmount] = field(default_factory=list)  # owed, charged with the next renewal
 
     def subscription(self, subscription_id: str) -> Subscription:
         for subscription in self.subscriptions:
@@ -115,9 +125,12 @@ class Contract:
 
     @property
     def renewal_total(self) -> Money:
+        """What the next renewal charges: every subscription's renewal price, and the amounts carried over."""
         total = Money.zero(self.currency)
         for subscription in self.subscriptions:
             total = total + subscription.renewal_price
+        for carried in self.carried_over:
+            total = total + carried.amount
         return total
 
     def visible_to(self, user: User) -> bool:
@@ -177,7 +190,9 @@ class SeatOrder(Order):
     quoted_on: date
     quote_expires_at: datetime
     last_payment_error: PaymentError | None = None
-    payment_attempt: int = 0  # bumped after each definitive decline; part of the charge key
+    payment_attempt: int = 0  # payments tried and settled without seats (declined, or refunded)
+    payment_id: str | None = None  # the ledger payment in progress, then the one that paid
+    carried_to_renewal: bool = False  # completed below the provider's minimum: charged with the next renewal
     submitted_with: str | None = None  # digest of the caller and Idempotency-Key that completed it
 
 
@@ -194,3 +209,5 @@ class RenewalOrder(Order):
     type = "renewal"
     lines: list[OrderLine]
     period: Period
+    carried_over: list[CarriedAmount] = field(default_factory=list)
+    payment_id: str | None = None

@@ -2,12 +2,12 @@
 called and settled after. A captured charge ends as the charge of exactly one completed order or
 renewed period (`succeeded`), or refunded; nothing else keeps money.
 
-    pending ──provider: captured──▶ captured ──applied──▶ succeeded
-       │                               └──cannot be used──▶ refunding ──▶ refunded
-       └──declined / never captured──▶ failed
+    pending ──captured, and the change written with it──▶ succeeded
+       ├──captured, but the change cannot be made──▶ refunding ──▶ refunded
+       └──declined, or never captured──▶ failed
 
-`pending`, `captured` and `refunding` are unsettled: whatever ends or changes the order first settles
-them with the provider, and the reconciler settles those left behind.
+`pending` and `refunding` are unsettled: whatever ends or changes the order first settles them with
+the provider, and the reconciler settles those left behind.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Literal
 from seats.domain.model import Contract, PaymentMethod, new_id
 from seats.domain.money import Money
 
-PaymentStatus = Literal["pending", "captured", "succeeded", "failed", "refunding", "refunded"]
+PaymentStatus = Literal["pending", "succeeded", "failed", "refunding", "refunded"]
 PaymentPurpose = Literal["add_seats", "renewal"]
-UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "captured", "refunding"})
+UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "refunding"})
 
 # The provider's smallest charge per currency (Stripe's minimums); both gateways apply them.
 MINIMUM_CHARGE: dict[str, Decimal] = {
@@ -39,14 +39,6 @@ def minimum_charge(currency: str) -> Money:
 def below_minimum(amount: Money) -> bool:
     """Above zero but too small for the provider to charge: carried to the next renewal instead."""
     return 0 < amount.amount < MINIMUM_CHARGE[amount.currency]
-
-
-@dataclass(frozen=True)
-class CarriedAmount:
-    """An amount owed but too small to charge alone: charged with the next renewal."""
-
-    order_id: str
-    amount: Money
 
 
 @dataclass(kw_only=True)
@@ -71,6 +63,12 @@ class Payment:
     def key(self) -> str:
         """The provider's idempotency key: one per payment, so a retried call is the same payment."""
         return f"seats:payment:{self.payment_id}"
+
+    @property
+    def description(self) -> str:
+        if self.purpose == "renewal" and self.period is not None:
+            return f"Renewal of contract {self.contract_id} from {self.period.isoformat()}"
+        return f"Seats added by order {self.order_id}, contract {self.contract_id}"
 
     @property
     def refund_key(self) -> str:

@@ -11,7 +11,16 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from seats.domain.model import Contract, ContractStatus, OrderLine, PaymentMethod, Period, RenewalOrder
+from seats.domain.model import (
+    CarriedAmount,
+    Contract,
+    ContractStatus,
+    OrderLine,
+    PaymentMethod,
+    Period,
+    RenewalOrder,
+)
+from seats.domain.payments import below_minimum
 from seats.domain.terms import Term, next_renewal_date
 
 SUSPENDED_FROM_DAY = 15
@@ -48,9 +57,17 @@ def is_due(contract: Contract, today: date) -> bool:
     )
 
 
-def is_charged(contract: Contract) -> bool:
-    """A due contract that renewal charges (the others only move along the lapse timeline)."""
-    return contract.auto_renew and contract.status in CHARGEABLE
+def is_charged(contract: Contract, today: date) -> bool:
+    """A due contract that renewal charges. The others only move along the lapse timeline: not
+    auto-renewing, or declined before and now at the cancellation day (no charge from that day on)."""
+    if not contract.auto_renew or contract.status not in CHARGEABLE:
+        return False
+    declined_before = contract.status != "active"
+    return not (declined_before and (today - contract.renewal_date).days >= cancelled_from_day(contract.term))
+
+
+def ended(status: ContractStatus) -> bool:
+    return status in ("expired", "cancelled")
 
 
 def renewal_order_id(contract_id: str, period_start: date) -> str:
@@ -83,10 +100,11 @@ class RenewedPeriod:
     cancelled_drafts: list[tuple[str, str]]  # (subscription_id, order_id)
 
 
-def renew(contract: Contract, *, charge_id: str | None, at: datetime,
-          paid_with: PaymentMethod | None = None) -> RenewedPeriod:
+def renew(contract: Contract, *, charge_id: str | None, at: datetime, paid_with: PaymentMethod | None = None,
+          payment_id: str | None = None) -> RenewedPeriod:
     """The contract one term on, paid (with `paid_with`, by default the card on file): reductions
-    applied, drafts closed, status active."""
+    applied, drafts closed, status active, the carried amounts charged. A total above zero but below
+    the provider's minimum is renewed without a charge and carried to the next renewal."""
     renewed = copy.deepcopy(contract)
     period_start = contract.renewal_date
     period_end = next_renewal_date(period_start, contract.term, contract.billing_anchor_day)
@@ -103,22 +121,30 @@ def renew(contract: Contract, *, charge_id: str | None, at: datetime,
     renewed.term_start = period_start
     renewed.renewal_date = period_end
     renewed.status = "active"
-    renewed.failed_renewal_attempts = 0
+    renewed.failed_renewal_attempts, renewed.renewal_attempted_on, renewed.renewal_payment_id = 0, None, None
+    order_id = renewal_order_id(contract.contract_id, period_start)
+    carried = charge_id is None and below_minimum(contract.renewal_total)
+    renewed.carried_over = [CarriedAmount(order_id, contract.renewal_total)] if carried else []
     order = RenewalOrder(
-        order_id=renewal_order_id(contract.contract_id, period_start), status="completed",
+        order_id=order_id, status="completed",
         contract_id=contract.contract_id, account_id=contract.account_id, currency=contract.currency,
         total=contract.renewal_total, created_by="system", created_at=at,
         payment_method=paid_with or contract.payment_method, charge_id=charge_id, submitted_at=at,
         lines=renewal_lines(contract), period=Period(period_start, period_end),
+        carried_over=list(contract.carried_over), payment_id=payment_id,
     )
     return RenewedPeriod(contract, renewed, order, reductions, drafts)
 
 
 def decline(contract: Contract, today: date) -> Contract:
-    """The contract after a declined renewal charge: one more failed attempt, the overdue status."""
+    """The contract after a declined renewal charge: one more failed attempt (the day's one), the
+    overdue status; carried amounts are forgiven if that ends it."""
     declined = copy.deepcopy(contract)
     declined.failed_renewal_attempts += 1
+    declined.renewal_attempted_on, declined.renewal_payment_id = today, None
     declined.status = overdue_status(contract.term, contract.renewal_date, today, auto_renew=True)
+    if ended(declined.status):
+        declined.carried_over = []
     return declined
 
 
@@ -126,4 +152,8 @@ def lapse(contract: Contract, today: date) -> Contract:
     """A due contract that is not charged (not auto-renewing, or expired): expired, suspended, cancelled."""
     lapsed = copy.deepcopy(contract)
     lapsed.status = overdue_status(contract.term, contract.renewal_date, today, auto_renew=False)
+    if contract.auto_renew and lapsed.status == "expired":  # declined before, not yet at the cancellation day
+        lapsed.status = contract.status
+    if ended(lapsed.status):
+        lapsed.carried_over = []  # forgiven when the contract ends
     return lapsed

@@ -13,8 +13,8 @@ from seats.domain.history import HistoryEvent
 from seats.domain.model import SeatOrder
 from seats.domain.seat_orders import new_draft, reprice, require_seats_in_range
 from seats.services.access import visible_contract
-from seats.services.drafts import draft_of
-from seats.services.ports import Repository
+from seats.services.drafts import draft_of, settle_open_payment
+from seats.services.ports import PaymentGateway, Repository
 from seats.services.retry import retrying
 
 
@@ -39,13 +39,15 @@ def create_draft(repo: Repository, contract_id: str, subscription_id: str, seats
     return retrying(attempt)
 
 
-def update_draft(repo: Repository, order_id: str, seats_to_add: int, caller_id: str) -> SeatOrder:
+def update_draft(repo: Repository, gateway: PaymentGateway, order_id: str, seats_to_add: int,
+                 caller_id: str) -> SeatOrder:
     def attempt() -> SeatOrder:
         order, contract, subscription = draft_of(repo, order_id, caller_id)
         today = clock.today()
         require_eligible(Change.ADD, contract, subscription, caller_id, today)
         require_seats_in_range(subscription, seats_to_add)
         reprice(order, contract, subscription, seats_to_add, today)
+        settle_open_payment(repo, gateway, order, "order_changed", keep_if=lambda p: p.amount == order.total)
         work = repo.unit_of_work()
         work.save_order(order)
         work.require_contract_version(contract)  # priced against this contract: it must not have moved
@@ -55,11 +57,13 @@ def update_draft(repo: Repository, order_id: str, seats_to_add: int, caller_id: 
     return retrying(attempt)
 
 
-def cancel_draft(repo: Repository, order_id: str, caller_id: str) -> SeatOrder:
-    """Cancelling needs only the manager: a draft can be dropped even when the contract is not eligible."""
+def cancel_draft(repo: Repository, gateway: PaymentGateway, order_id: str, caller_id: str) -> SeatOrder:
+    """Cancelling needs only the manager: a draft can be dropped even when the contract is not eligible.
+    A payment it has in progress is settled first: no money is kept for a cancelled order."""
 
     def attempt() -> SeatOrder:
         order, contract, subscription = draft_of(repo, order_id, caller_id)
+        settle_open_payment(repo, gateway, order, "order_cancelled")
         order.status = "cancelled"
         if subscription.open_order_id == order.order_id:
             subscription.open_order_id = None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from seats import clock
 from seats.domain.errors import OrderNotDraft
 from seats.domain.model import Contract, SeatOrder, Subscription
+from seats.domain.payments import Payment
+from seats.services import ledger
 from seats.services.access import managed_order
-from seats.services.ports import Repository
+from seats.services.ports import PaymentGateway, Repository
 
 
 def draft_of(repo: Repository, order_id: str, caller_id: str) -> tuple[SeatOrder, Contract, Subscription]:
@@ -14,3 +19,15 @@ def draft_of(repo: Repository, order_id: str, caller_id: str) -> tuple[SeatOrder
     if order.status != "draft" or not isinstance(order, SeatOrder):
         raise OrderNotDraft(f"Order {order_id} is {order.status}")
     return order, contract, contract.subscription(order.subscription_id)
+
+
+def settle_open_payment(repo: Repository, gateway: PaymentGateway, order: SeatOrder, reason: str,
+                        keep_if: Callable[[Payment], bool] = lambda _: False) -> None:
+    """Before a draft is changed or dropped, the payment it has in progress is settled with the provider
+    (a capture refunded, anything else canceled), unless it still fits the changed draft (`keep_if`).
+    The provider not answering is 503 payment_provider_unavailable, and nothing changes."""
+    payment = ledger.open_payment(repo, order.payment_id)
+    if payment is None or keep_if(payment):
+        return
+    ledger.settle_unused(repo, gateway, payment, reason, clock.utc_now())
+    order.payment_id = None

@@ -21,7 +21,7 @@ from seats.domain.errors import (
 from seats.domain.history import HistoryEvent
 from seats.domain.model import Account, Contract, PaymentMethod, SeatOrder, new_id
 from seats.services.access import managed_contract
-from seats.services.drafts import draft_of
+from seats.services.drafts import draft_of, settle_open_payment
 from seats.services.ports import PaymentGateway, Repository
 from seats.services.retry import retrying
 
@@ -68,7 +68,8 @@ def _method_of(repo: Repository, account_id: str, payment_method_id: str) -> Pay
     return method
 
 
-def set_order_payment_method(repo: Repository, order_id: str, payment_method_id: str, caller_id: str) -> SeatOrder:
+def set_order_payment_method(repo: Repository, gateway: PaymentGateway, order_id: str, payment_method_id: str,
+                             caller_id: str) -> SeatOrder:
     """Choose the card a draft is charged to; part of adding seats, so §4.1 is checked again."""
 
     def attempt() -> SeatOrder:
@@ -76,6 +77,8 @@ def set_order_payment_method(repo: Repository, order_id: str, payment_method_id:
         require_eligible(Change.ADD, contract, subscription, caller_id, clock.today())
         method = _method_of(repo, order.account_id, payment_method_id)
         previous = order.payment_method.payment_method_id if order.payment_method else None
+        settle_open_payment(repo, gateway, order, "payment_method_changed",
+                            keep_if=lambda p: p.payment_method.payment_method_id == method.payment_method_id)
         order.payment_method = method
         work = repo.unit_of_work()
         work.save_order(order)

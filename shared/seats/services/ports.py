@@ -14,6 +14,7 @@ from seats.domain.events import DomainEvent
 from seats.domain.history import HistoryEvent
 from seats.domain.model import Account, Contract, Order, PaymentMethod, User
 from seats.domain.money import Money
+from seats.domain.payments import Payment
 from seats.services.messages import RenewalMessage
 
 
@@ -25,6 +26,8 @@ class UnitOfWork(Protocol):
     def save_contract(self, contract: Contract) -> None: ...
 
     def save_order(self, order: Order) -> None: ...
+
+    def save_payment(self, payment: Payment) -> None: ...
 
     def require_contract_version(self, contract: Contract) -> None: ...
 
@@ -52,6 +55,8 @@ class Repository(Protocol):
 
     def get_account(self, account_id: str) -> Account | None: ...
 
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+
     def get_payment_method(self, account_id: str, payment_method_id: str) -> PaymentMethod | None: ...
 
     def get_contract_and_user(self, contract_id: str, user_id: str) -> tuple[Contract | None, User | None]: ...
@@ -77,6 +82,10 @@ class Repository(Protocol):
 
     def due_contract_ids(self, as_of: date, shard: str) -> Iterator[str]:
         """Ids of the contracts in `shard` that renewal still has work for, renewal date ≤ as_of."""
+        ...
+
+    def unsettled_payment_ids(self, started_before: datetime) -> Iterator[str]:
+        """Ids of the payments not yet settled that started before `started_before` (a sparse index)."""
         ...
 
     def unit_of_work(self) -> UnitOfWork: ...

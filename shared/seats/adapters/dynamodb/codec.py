@@ -11,6 +11,7 @@ from seats.domain.history import HistoryEvent
 from seats.domain.instants import iso, parse_instant
 from seats.domain.model import (
     Account,
+    CarriedAmount,
     Contract,
     Order,
     OrderLine,
@@ -24,6 +25,7 @@ from seats.domain.model import (
     User,
 )
 from seats.domain.money import Money
+from seats.domain.payments import Payment
 from seats.domain.proration import Proration
 from seats.domain.terms import Term
 
@@ -128,7 +130,9 @@ def contract_to_item(c: Contract) -> Item:
         "subscriptions": [_subscription_to_map(s) for s in c.subscriptions],
         "version": c.version,
         "failed_renewal_attempts": c.failed_renewal_attempts,
-        "refunds_due": list(c.refunds_due) or None,
+        "renewal_attempted_on": c.renewal_attempted_on.isoformat() if c.renewal_attempted_on else None,
+        "renewal_payment_id": c.renewal_payment_id,
+        "carried_over": _carried_to_list(c.carried_over) or None,
     }
     if c.purchase_channel == "online" and c.status != "cancelled":
         # Sparse: only contracts the renewal function still has work for are in the due index.
@@ -159,7 +163,10 @@ def contract_from_item(item: Item) -> Contract:
         subscriptions=[_subscription_from_map(s, currency) for s in item["subscriptions"]],
         version=int(item.get("version", 0)),
         failed_renewal_attempts=int(item.get("failed_renewal_attempts", 0)),
-        refunds_due=list(item.get("refunds_due") or []),
+        renewal_attempted_on=date.fromisoformat(item["renewal_attempted_on"]) if item.get("renewal_attempted_on")
+        else None,
+        renewal_payment_id=item.get("renewal_payment_id"),
+        carried_over=_carried_from_list(item.get("carried_over"), currency),
     )
 
 
@@ -197,7 +204,8 @@ def _seat_order_fields(o: SeatOrder) -> Item:
         "quoted_on": o.quoted_on.isoformat(), "quote_expires_at": iso(o.quote_expires_at),
         "last_payment_error": {"code": error.code, "decline_code": error.decline_code, "message": error.message}
         if error else None,
-        "payment_attempt": o.payment_attempt, "submitted_with": o.submitted_with,
+        "payment_attempt": o.payment_attempt, "submitted_with": o.submitted_with, "payment_id": o.payment_id,
+        "carried_to_renewal": o.carried_to_renewal or None,
     }
 
 
@@ -206,6 +214,7 @@ def _renewal_fields(o: RenewalOrder) -> Item:
         "lines": [{"subscription_id": line.subscription_id, "seats": line.seats,
                    "unit_price": str(line.unit_price), "amount": str(line.amount)} for line in o.lines],
         "period_start": o.period.term_start.isoformat(), "period_end": o.period.renewal_date.isoformat(),
+        "carried_over": _carried_to_list(o.carried_over) or None, "payment_id": o.payment_id,
     }
 
 
@@ -225,7 +234,8 @@ def order_from_item(item: Item) -> Order:
             OrderLine(subscription_id=line["subscription_id"], seats=int(line["seats"]),
                       unit_price=Money.parse(line["unit_price"], currency), amount=Money.parse(line["amount"], currency))
             for line in item["lines"]
-        ], period=Period(date.fromisoformat(item["period_start"]), date.fromisoformat(item["period_end"])))
+        ], period=Period(date.fromisoformat(item["period_start"]), date.fromisoformat(item["period_end"])),
+            carried_over=_carried_from_list(item.get("carried_over"), currency), payment_id=item.get("payment_id"))
     return _seat_order_from_item(item, common)
 
 
@@ -240,6 +250,7 @@ def _seat_order_from_item(item: Item, common: dict[str, Any]) -> SeatOrder:
         last_payment_error=PaymentError(code=error["code"], decline_code=error.get("decline_code"),
                                         message=error["message"]) if error else None,
         payment_attempt=int(item.get("payment_attempt", 0)), submitted_with=item.get("submitted_with"),
+        payment_id=item.get("payment_id"), carried_to_renewal=bool(item.get("carried_to_renewal", False)),
     )
 
 
@@ -298,3 +309,41 @@ def account_to_item(a: Account) -> Item:
 def account_from_item(item: Item) -> Account:
     return Account(account_id=item["account_id"], name=item["name"], country=item["country"],
                    currency=item["currency"], provider_customer_id=item.get("provider_customer_id"))
+
+
+def _carried_to_list(carried: list[CarriedAmount]) -> list[Item]:
+    return [{"order_id": c.order_id, "amount": str(c.amount)} for c in carried]
+
+
+def _carried_from_list(data: list[Item] | None, currency: str) -> list[CarriedAmount]:
+    return [CarriedAmount(c["order_id"], Money.parse(c["amount"], currency)) for c in data or []]
+
+
+def payment_to_item(p: Payment) -> Item:
+    item: Item = {
+        **keys.payment_key(p.payment_id), "kind": "payment", "payment_id": p.payment_id, "purpose": p.purpose,
+        "order_id": p.order_id, "contract_id": p.contract_id, "account_id": p.account_id,
+        "amount": str(p.amount), "currency": p.amount.currency,
+        "payment_method": payment_method_to_map(p.payment_method), "off_session": p.off_session,
+        "created_at": iso(p.created_at), "status": p.status, "provider_ref": p.provider_ref,
+        "period": p.period.isoformat() if p.period else None, "decline_code": p.decline_code,
+        "settled_at": iso(p.settled_at) if p.settled_at else None, "version": p.version,
+    }
+    if p.unsettled:  # sparse: only payments still to settle are in the reconciler's index
+        item["UnsettledPK"] = keys.unsettled_shard(p.payment_id)
+        item["UnsettledSK"] = f"{iso(p.created_at)}#{p.payment_id}"
+    return _drop_none(item)
+
+
+def payment_from_item(item: Item) -> Payment:
+    return Payment(
+        payment_id=item["payment_id"], purpose=item["purpose"], order_id=item["order_id"],
+        contract_id=item["contract_id"], account_id=item["account_id"],
+        amount=Money.parse(item["amount"], item["currency"]),
+        payment_method=payment_method_from_map(item["payment_method"]), off_session=bool(item["off_session"]),
+        created_at=parse_instant(item["created_at"]), status=item["status"], provider_ref=item.get("provider_ref"),
+        period=date.fromisoformat(item["period"]) if item.get("period") else None,
+        decline_code=item.get("decline_code"),
+        settled_at=parse_instant(item["settled_at"]) if item.get("settled_at") else None,
+        version=int(item.get("version", 0)),
+    )

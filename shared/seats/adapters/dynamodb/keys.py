@@ -10,6 +10,7 @@
 | payment method | ACCOUNT#<aid>      | PM#<pmid>              |                                        |                               |                       |
 | sandbox charge | SANDBOX#CHARGES    | <idempotency key>      |                                        |                               |                       |
 | outbox event   | OUTBOX#<event_id>  | #EVENT                 |                                        |                               |                       |
+| payment        | PAYMENT#<pid>      | #PAYMENT               | UnsettledPK / UnsettledSK: UNSETTLED#<shard> / <created_at>#<pid> (unsettled only: sparse) |  |  |
 
 Outbox events expire (TTL `expires_at`) a day after they are written; the relay has read them long before.
 """
@@ -21,6 +22,7 @@ import zlib
 from seats.services.ports import OUTBOX_PREFIX
 
 DUE_SHARDS = 16  # spreads the due index over partitions: 16 × 1000 WCU/RCU of headroom
+UNSETTLED_SHARDS = 16  # a night's renewal payments pass through the unsettled index too
 
 
 def outbox_key(event_id: str) -> dict[str, str]:
@@ -58,6 +60,18 @@ SANDBOX_CHARGES = "SANDBOX#CHARGES"  # one partition: the sandbox is for local r
 def sandbox_charge_key(idempotency_key: str) -> dict[str, str]:
     """The item of the sandbox gateway's charge made under `idempotency_key`."""
     return {"PK": SANDBOX_CHARGES, "SK": idempotency_key}
+
+
+def payment_key(payment_id: str) -> dict[str, str]:
+    return {"PK": f"PAYMENT#{payment_id}", "SK": "#PAYMENT"}
+
+
+def unsettled_shard(payment_id: str) -> str:
+    return f"UNSETTLED#{zlib.crc32(payment_id.encode()) % UNSETTLED_SHARDS:02d}"
+
+
+def all_unsettled_shards() -> list[str]:
+    return [f"UNSETTLED#{n:02d}" for n in range(UNSETTLED_SHARDS)]
 
 
 def due_shard(contract_id: str) -> str:

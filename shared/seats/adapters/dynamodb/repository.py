@@ -10,7 +10,9 @@ from typing import Any
 from seats.adapters.dynamodb import attributes, codec, keys
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
 from seats.domain.history import HistoryEvent
+from seats.domain.instants import iso
 from seats.domain.model import Account, Contract, Order, PaymentMethod, User
+from seats.domain.payments import Payment
 
 to_attributes = attributes.to_item
 from_attributes = attributes.from_item
@@ -71,6 +73,10 @@ class Repository:
     def get_payment_method(self, account_id: str, payment_method_id: str) -> PaymentMethod | None:
         item = self._get(keys.payment_method_key(account_id, payment_method_id))
         return codec.payment_method_from_map(item) if item else None
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        item = self._get(keys.payment_key(payment_id))
+        return codec.payment_from_item(item) if item else None
 
     def get_contract_and_user(self, contract_id: str, user_id: str) -> tuple[Contract | None, User | None]:
         """The contract and the caller in one request: what every contract route needs first."""
@@ -181,6 +187,17 @@ class Repository:
         }
         for item in self._paginate(params):
             yield item["PK"].removeprefix("CONTRACT#")
+
+    def unsettled_payment_ids(self, started_before: datetime) -> Iterator[str]:
+        """Ids of the payments not yet settled that started before `started_before` (KEYS_ONLY reads)."""
+        for shard in keys.all_unsettled_shards():
+            params: dict[str, Any] = {
+                "IndexName": "UnsettledIndex",
+                "KeyConditionExpression": "UnsettledPK = :shard AND UnsettledSK < :before",
+                "ExpressionAttributeValues": to_attributes({":shard": shard, ":before": iso(started_before)}),
+            }
+            for item in self._paginate(params):
+                yield item["PK"].removeprefix("PAYMENT#")
 
     def _paginate(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:

@@ -15,6 +15,7 @@ from seats.domain.errors import ConcurrentUpdate
 from seats.domain.history import HistoryEvent
 from seats.domain.instants import iso
 from seats.domain.model import Account, Contract, Order, PaymentMethod, new_id
+from seats.domain.payments import Payment
 
 OUTBOX_TTL_SECONDS = 24 * 3600  # the relay reads the stream within seconds; streams keep records 24 h
 
@@ -33,7 +34,7 @@ class UnitOfWork:
         self.table = table
         self.clock = clock
         self._writes: list[dict[str, Any]] = []
-        self._bumped: list[Contract | Order] = []
+        self._bumped: list[Contract | Order | Payment] = []
         self._history_added = 0
 
     def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> None:
@@ -42,7 +43,7 @@ class UnitOfWork:
             put["ExpressionAttributeValues"] = _attrs(values)
         self._writes.append({"Put": put})
 
-    def _put_versioned(self, record: Contract | Order, item: dict[str, Any]) -> None:
+    def _put_versioned(self, record: Contract | Order | Payment, item: dict[str, Any]) -> None:
         item["version"] = record.version + 1
         if record.version == 0:
             self._put(item, "attribute_not_exists(PK)")
@@ -55,6 +56,9 @@ class UnitOfWork:
 
     def save_order(self, order: Order) -> None:
         self._put_versioned(order, codec.order_to_item(order))
+
+    def save_payment(self, payment: Payment) -> None:
+        self._put_versioned(payment, codec.payment_to_item(payment))
 
     def add_history(self, event: HistoryEvent) -> None:
         """Events of one commit keep the order they were added in (newest first reads them reversed)."""

@@ -1,24 +1,34 @@
 """The sandbox payment gateway: Stripe's test tokens (docs/api.md, Payments), no network, charges kept in DynamoDB.
 
-Charges live in the table so that a retry in another Lambda container (or after a crash) finds
-the charge its idempotency key already made, exactly as a real provider would. The provider's
-behaviour (`Sandbox`) is written once over a store of charges (`ChargeStore`); `SandboxGateway`
-keeps them in the table, the unit tests' fake in memory.
+Payments live in the table so that a retry in another Lambda container (or after a crash) finds the
+payment its idempotency key already made, exactly as a real provider would. The provider's behaviour
+(`Sandbox`) is written once over a store of payments (`ChargeStore`); `SandboxGateway` keeps them in
+the table, the unit tests' fake in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from seats.adapters.dynamodb import attributes, keys
-from seats.clock import iso, parse_instant, utc_now
 from seats.domain.errors import InvalidPaymentToken, PaymentDeclined, PaymentProviderUnavailable
+from seats.domain.instants import iso, parse_instant
 from seats.domain.money import Money
-from seats.services.ports import AttachedCard, Charge
+from seats.domain.payments import minimum_charge
+from seats.services.ports import (
+    AttachedCard,
+    Charge,
+    ChargeStatus,
+    PaymentRequest,
+    ProviderPayment,
+    ProviderStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -50,104 +60,141 @@ def card_for_token(token: str) -> AttachedCard:
                         exp_month=EXP_MONTH, exp_year=EXP_YEAR)
 
 
+@dataclass(frozen=True)
+class SandboxPayment:
+    """One payment as the sandbox provider keeps it (a Stripe PaymentIntent's fields that matter here)."""
+
+    charge_id: str
+    idempotency_key: str
+    amount: Money
+    payment_method_ref: str
+    payment_method_id: str | None
+    status: ProviderStatus
+    created_at: datetime
+    decline_code: str | None = None
+    refunded_at: datetime | None = None
+
+
 class ChargeStore(Protocol):
-    """Where the sandbox keeps its charges, one per idempotency key."""
+    """Where the sandbox keeps its payments, by charge id."""
 
-    def add(self, charge: Charge) -> bool:
-        """Record `charge` unless its idempotency key has a charge already: False then."""
+    def add(self, payment: SandboxPayment) -> bool:
+        """Record `payment` unless its charge id has one already: False then."""
         ...
 
-    def get(self, idempotency_key: str) -> Charge | None: ...
+    def get(self, charge_id: str) -> SandboxPayment | None: ...
 
-    def mark_refunded(self, idempotency_key: str) -> None: ...
+    def put(self, payment: SandboxPayment) -> None: ...
 
-    def is_refunded(self, idempotency_key: str) -> bool: ...
+    def all(self) -> list[SandboxPayment]: ...
 
-    def all(self) -> list[Charge]:
-        """Every charge, by idempotency key."""
-        ...
+
+def charge_id_for(idempotency_key: str) -> str:
+    """The id of the payment an idempotency key creates: the same key, the same payment, forever."""
+    return "ch_sandbox_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
 
 
 class Sandbox:
-    """The sandbox provider's behaviour over a store of charges: the PaymentGateway port."""
+    """The sandbox provider's behaviour over a store of payments: the PaymentGateway port. Unlike Stripe,
+    it remembers idempotency keys forever; `tok_timeoutAfterCapture` captures at its first confirmation
+    but answers a time-out."""
 
-    def __init__(self, store: ChargeStore) -> None:
+    def __init__(self, store: ChargeStore, clock: Callable[[], datetime]) -> None:
         self.store = store
+        self.clock = clock
 
     def attach(self, account_id: str, customer_ref: str | None, token: str) -> AttachedCard:
         return card_for_token(token)
 
-    def charge(self, *, customer_ref: str | None, payment_method_ref: str, amount: Money,
-               idempotency_key: str, description: str, payment_method_id: str | None = None) -> Charge:
-        card = CARDS.get(payment_method_ref)
-        if card is None:
-            existing = self.store.get(idempotency_key)
-            if existing is None:
-                raise InvalidPaymentToken("Unknown payment method")
-            return self._replay(existing)
-        charge = Charge(
-            charge_id="ch_sandbox_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20],
-            amount=amount, payment_method_ref=payment_method_ref, idempotency_key=idempotency_key,
-            payment_method_id=payment_method_id,
-            status="failed" if card.charge_decline else "succeeded", created_at=utc_now(),
-            decline_code=card.charge_decline,
+    def create_payment(self, request: PaymentRequest) -> str:
+        if request.payment_method_ref not in CARDS:
+            raise InvalidPaymentToken("Unknown payment method")
+        if request.amount < minimum_charge(request.amount.currency):
+            raise PaymentProviderUnavailable("The amount is below the provider's minimum")
+        payment = SandboxPayment(
+            charge_id=charge_id_for(request.key), idempotency_key=request.key, amount=request.amount,
+            payment_method_ref=request.payment_method_ref, payment_method_id=request.payment_method_id,
+            status="requires_confirmation", created_at=self.clock(),
         )
-        if not self.store.add(charge):  # this key was charged before (a retry, or a concurrent request)
-            stored = self.store.get(idempotency_key)
-            assert stored is not None
-            return self._replay(stored)
+        self.store.add(payment)  # a retry with the same key finds the payment already made
+        return payment.charge_id
+
+    def confirm_payment(self, provider_ref: str, request: PaymentRequest) -> ProviderPayment:
+        payment = self._payment(provider_ref)
+        if payment.status != "requires_confirmation":
+            return _view(payment)
+        card = CARDS[payment.payment_method_ref]
+        if card.charge_decline:
+            payment = replace(payment, status="failed", decline_code=card.charge_decline)
+        else:
+            payment = replace(payment, status="succeeded")
+        self.store.put(payment)
         if card.times_out_after_capture:
             raise PaymentProviderUnavailable("The payment provider timed out")
-        return self._replay(charge)
+        return _view(payment)
 
-    def refund(self, charge_id: str, idempotency_key: str) -> None:
-        for charge in self.store.all():
-            if charge.charge_id == charge_id:
-                self.store.mark_refunded(charge.idempotency_key)
-                return
+    def get_payment(self, provider_ref: str) -> ProviderPayment | None:
+        payment = self.store.get(provider_ref)
+        return _view(payment) if payment else None
+
+    def cancel_payment(self, provider_ref: str) -> ProviderPayment:
+        payment = self._payment(provider_ref)
+        if payment.status in ("requires_confirmation", "requires_action"):
+            payment = replace(payment, status="canceled")
+            self.store.put(payment)
+        return _view(payment)
+
+    def refund(self, provider_ref: str, idempotency_key: str) -> None:
+        payment = self._payment(provider_ref)
+        if payment.status == "succeeded" and payment.refunded_at is None:
+            self.store.put(replace(payment, refunded_at=self.clock()))
 
     def list_charges(self) -> list[Charge]:
-        return sorted(self.store.all(), key=lambda c: c.created_at)
+        charges = [_charge(p) for p in self.store.all() if p.status != "requires_confirmation"]
+        return sorted(charges, key=lambda c: (c.created_at, c.charge_id))
 
-    def is_refunded(self, idempotency_key: str) -> bool:
-        return self.store.is_refunded(idempotency_key)
+    def _payment(self, provider_ref: str) -> SandboxPayment:
+        payment = self.store.get(provider_ref)
+        if payment is None:
+            raise PaymentProviderUnavailable("No such payment")
+        return payment
 
-    @staticmethod
-    def _replay(charge: Charge) -> Charge:
-        if charge.status == "failed":
-            raise PaymentDeclined("The card was declined", decline_code=charge.decline_code)
-        return charge
+
+def _view(payment: SandboxPayment) -> ProviderPayment:
+    return ProviderPayment(
+        provider_ref=payment.charge_id, status=payment.status, amount=payment.amount,
+        payment_method_ref=payment.payment_method_ref, decline_code=payment.decline_code,
+        refunded=payment.refunded_at is not None,
+    )
+
+
+def _charge(payment: SandboxPayment) -> Charge:
+    status: ChargeStatus = "refunded" if payment.refunded_at else payment.status  # type: ignore[assignment]
+    return Charge(
+        charge_id=payment.charge_id, amount=payment.amount, payment_method_ref=payment.payment_method_ref,
+        idempotency_key=payment.idempotency_key, status=status, created_at=payment.created_at,
+        decline_code=payment.decline_code, payment_method_id=payment.payment_method_id,
+        refunded_at=payment.refunded_at,
+    )
 
 
 class SandboxGateway(Sandbox):
-    """The sandbox with its charges in the seats table (items `SANDBOX#CHARGES` / <idempotency key>)."""
+    """The sandbox with its payments in the seats table (items `SANDBOX#CHARGES` / <charge id>)."""
 
-    def __init__(self, client: Any, table: str) -> None:
-        super().__init__(DynamoDbCharges(client, table))
-        self.client = client
-        self.table = table
+    def __init__(self, client: Any, table: str, clock: Callable[[], datetime]) -> None:
+        super().__init__(DynamoDbCharges(client, table), clock)
 
 
 class DynamoDbCharges:
-    """The sandbox's charges as items of the table: a ChargeStore."""
+    """The sandbox's payments as items of the table: a ChargeStore."""
 
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
         self.table = table
 
-    def add(self, charge: Charge) -> bool:
-        item = {
-            **keys.sandbox_charge_key(charge.idempotency_key), "kind": "charge", "charge_id": charge.charge_id,
-            "amount": str(charge.amount), "currency": charge.amount.currency,
-            "payment_method_ref": charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
-            "status": charge.status, "created_at": iso(charge.created_at),
-        }
-        if charge.decline_code:
-            item["decline_code"] = charge.decline_code
-        if charge.payment_method_id:
-            item["payment_method_id"] = charge.payment_method_id
+    def add(self, payment: SandboxPayment) -> bool:
         try:
-            self.client.put_item(TableName=self.table, Item=attributes.to_item(item),
+            self.client.put_item(TableName=self.table, Item=attributes.to_item(_to_item(payment)),
                                  ConditionExpression="attribute_not_exists(PK)")
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -155,43 +202,44 @@ class DynamoDbCharges:
             raise
         return True
 
-    def get(self, idempotency_key: str) -> Charge | None:
-        item = self._item(idempotency_key)
-        return self._from_item(item) if item else None
+    def put(self, payment: SandboxPayment) -> None:
+        self.client.put_item(TableName=self.table, Item=attributes.to_item(_to_item(payment)))
 
-    def mark_refunded(self, idempotency_key: str) -> None:
-        self.client.update_item(
-            TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(idempotency_key)),
-            UpdateExpression="SET refunded = :t", ExpressionAttributeValues=attributes.to_item({":t": True}),
-        )
+    def get(self, charge_id: str) -> SandboxPayment | None:
+        answer = self.client.get_item(TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(charge_id)),
+                                      ConsistentRead=True)
+        return _from_item(attributes.from_item(answer["Item"])) if "Item" in answer else None
 
-    def is_refunded(self, idempotency_key: str) -> bool:
-        item = self._item(idempotency_key)
-        return bool(item and item.get("refunded"))
-
-    def all(self) -> list[Charge]:
-        charges: list[Charge] = []
+    def all(self) -> list[SandboxPayment]:
+        payments: list[SandboxPayment] = []
         params: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "PK = :pk",
             "ExpressionAttributeValues": attributes.to_item({":pk": keys.SANDBOX_CHARGES}),
         }
         while True:
             answer = self.client.query(**params)
-            charges.extend(self._from_item(attributes.from_item(i)) for i in answer.get("Items", []))
+            payments.extend(_from_item(attributes.from_item(i)) for i in answer.get("Items", []))
             if "LastEvaluatedKey" not in answer:
-                return charges
+                return payments
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def _item(self, idempotency_key: str) -> dict[str, Any] | None:
-        answer = self.client.get_item(TableName=self.table, Key=attributes.to_item(keys.sandbox_charge_key(idempotency_key)),
-                                      ConsistentRead=True)
-        return attributes.from_item(answer["Item"]) if "Item" in answer else None
 
-    @staticmethod
-    def _from_item(item: dict[str, Any]) -> Charge:
-        return Charge(
-            charge_id=item["charge_id"], amount=Money.parse(item["amount"], item["currency"]),
-            payment_method_ref=item["payment_method_ref"], idempotency_key=item["idempotency_key"],
-            status=item["status"], created_at=parse_instant(item["created_at"]),
-            decline_code=item.get("decline_code"), payment_method_id=item.get("payment_method_id"),
-        )
+def _to_item(p: SandboxPayment) -> dict[str, Any]:
+    item = {
+        **keys.sandbox_charge_key(p.charge_id), "kind": "charge", "charge_id": p.charge_id,
+        "idempotency_key": p.idempotency_key, "amount": str(p.amount), "currency": p.amount.currency,
+        "payment_method_ref": p.payment_method_ref, "payment_method_id": p.payment_method_id,
+        "status": p.status, "created_at": iso(p.created_at), "decline_code": p.decline_code,
+        "refunded_at": iso(p.refunded_at) if p.refunded_at else None,
+    }
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> SandboxPayment:
+    return SandboxPayment(
+        charge_id=item["charge_id"], idempotency_key=item["idempotency_key"],
+        amount=Money.parse(item["amount"], item["currency"]), payment_method_ref=item["payment_method_ref"],
+        payment_method_id=item.get("payment_method_id"), status=item["status"],
+        created_at=parse_instant(item["created_at"]), decline_code=item.get("decline_code"),
+        refunded_at=parse_instant(item["refunded_at"]) if item.get("refunded_at") else None,
+    )

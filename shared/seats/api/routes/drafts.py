@@ -53,11 +53,14 @@ def create_seat_order(contract_id: ContractId, subscription_id: SubscriptionId,
         403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ORDER_NOT_FOUND],
         409: [*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE],
         422: [ErrorCode.VALIDATION_ERROR, ErrorCode.SEAT_LIMIT_EXCEEDED],
+        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE],
     }),
 )
 def update_seat_order(order_id: OrderId, body: Annotated[SeatsToAdd, Body(description="The new seats to add")]) -> OrderOut:
     caller = current_caller(router)
-    return present.order(add_seats.update_draft(bootstrap.repository(), order_id, body.seats_to_add, caller.user_id))
+    order = add_seats.update_draft(bootstrap.repository(), bootstrap.payment_gateway(), order_id, body.seats_to_add,
+                                   caller.user_id)
+    return present.order(order)
 
 
 @router.delete(
@@ -65,9 +68,10 @@ def update_seat_order(order_id: OrderId, body: Annotated[SeatsToAdd, Body(descri
     responses=answers(204, "The draft is cancelled", None, {
         403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ORDER_NOT_FOUND],
         409: [ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE],
+        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE],
     }),
 )
 def cancel_seat_order(order_id: OrderId):  # returns a Response; an annotation would make Powertools validate it as the body
     caller = current_caller(router)
-    add_seats.cancel_draft(bootstrap.repository(), order_id, caller.user_id)
+    add_seats.cancel_draft(bootstrap.repository(), bootstrap.payment_gateway(), order_id, caller.user_id)
     return Response(status_code=204)

@@ -67,13 +67,14 @@ def add_payment_method(account_id: AccountId,
         403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.ORDER_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND],
         409: [*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE],
         422: [ErrorCode.VALIDATION_ERROR],
+        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE],
     }),
 )
 def set_order_payment_method(order_id: Annotated[str, Path(description="Order id")],
                              body: Annotated[ChosenPaymentMethod, Body()]) -> OrderOut:
     caller = current_caller(router)
-    order = payment_methods.set_order_payment_method(bootstrap.repository(), order_id, body.payment_method_id,
-                                                     caller.user_id)
+    order = payment_methods.set_order_payment_method(bootstrap.repository(), bootstrap.payment_gateway(), order_id,
+                                                     body.payment_method_id, caller.user_id)
     return present.order(order)
 
 
