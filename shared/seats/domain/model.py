@@ -134,7 +134,7 @@ class Contract:
         return total
 
     def visible_to(self, user: User) -> bool:
-        """SPEC §2: the manager, and the primary admins of the contract's team."""
+        """docs/api.md, People and roles: the manager, and the primary admins of the contract's team."""
         return user.user_id == self.contract_manager or user.is_primary_admin_of(self.account_id)
 
     def managed_by(self, user_id: str) -> bool:

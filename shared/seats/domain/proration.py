@@ -1,4 +1,4 @@
-"""Co-termed price of added seats (SPEC §4.2)."""
+"""Co-termed price of added seats (docs/api.md, Adding seats)."""
 
 from __future__ import annotations
 
