@@ -160,6 +160,16 @@ def test_a_dry_run_answers_204_without_running_the_function(local_stack: Running
     assert answer["StatusCode"] == 204
 
 
+def test_the_payment_reconciler_is_served_by_logical_id_and_runs_at_seats_now(local_stack: RunningStack) -> None:
+    # No `time`: the run is at SEATS_NOW, and the demo's payments (made at SEATS_NOW) are too young to settle.
+    answer = local_stack.lambda_client().invoke(FunctionName="ReconcilePaymentsFunction", Payload=b"{}")
+    result = json.loads(answer["Payload"].read())
+
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer, result
+    assert result == {"as_of": result["as_of"], "examined": 0, "completed": 0, "refunded": 0, "failed": 0}
+    assert result["as_of"].startswith(NOW[:19])
+
+
 RENEWAL_SEED: dict[str, Any] = {"accounts": [{
     "account_id": "renew", "name": "Renew Ltd", "country": "US", "currency": "USD",
     "users": [{"user_id": "u-rita", "email": "rita@renew.test", "role": "user"}],
