@@ -2,7 +2,7 @@
 
 - `MemoryRepository`: the Repository and its units of work over dictionaries, with the DynamoDB
   adapter's semantics: what a service reads or saves is a copy (never the stored record); contracts
-  and orders are written only at the version they were read at (a new one only if none exists), and
+  orders and ledger payments are written only at the version they were read at (a new one only if none exists), and
   a unit that fails a condition writes nothing and raises ConcurrentUpdate; instants are kept to the
   millisecond, in UTC, as the table keeps them; lists come in the order of the table's sort keys.
   Domain events are kept as an outbox, committed with their unit. tests/contract runs the same
@@ -10,9 +10,10 @@
 - `CompetingWrites`: wraps a repository so that another writer's change lands between a service's
   read and its commit (a lost race, on demand).
 - `MemoryQueue` (RenewalQueue), `MemoryPublisher` (EventPublisher).
-- `MemorySandboxGateway`: the sandbox payment provider (its own logic, seats.adapters.payments.sandbox)
-  with its charges in memory instead of the table; `Meanwhile` wraps a gateway so that another request
-  lands between the capture of a charge and its answer.
+- `MemoryStore`: the sandbox provider's ChargeStore in memory; `memory_gateway()` is the sandbox provider
+  (its own logic, seats.adapters.payments.sandbox) over it, on the services' clock. `Meanwhile` wraps a
+  gateway so that another request lands between the capture of a payment and its answer, or a Lambda
+  dies before a confirmation or a refund.
 """
 
 from __future__ import annotations
@@ -21,20 +22,29 @@ import copy
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from infra import seed as seed_loader
 from seats.adapters.dynamodb import keys
-from seats.adapters.payments.sandbox import Sandbox
+from seats.adapters.payments.sandbox import Sandbox, SandboxPayment
 from seats.clock import iso, utc_now
 from seats.domain import events
 from seats.domain.errors import ConcurrentUpdate
 from seats.domain.history import HistoryEvent
 from seats.domain.model import Account, Contract, Order, PaymentMethod, User, new_id
+from seats.domain.payments import Payment
 from seats.services.messages import RenewalMessage
-from seats.services.ports import Charge, OutboxEvent, PaymentGateway, Repository, UnitOfWork
+from seats.services.ports import (
+    Charge,
+    OutboxEvent,
+    PaymentGateway,
+    PaymentRequest,
+    ProviderPayment,
+    Repository,
+    UnitOfWork,
+)
 
 T = TypeVar("T")
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key: a longer id cannot name a stored item
@@ -97,6 +107,7 @@ class MemoryRepository:
         self.users: dict[str, User] = {}
         self.accounts: dict[str, Account] = {}
         self.payment_methods: dict[tuple[str, str], PaymentMethod] = {}
+        self.payments: dict[str, Payment] = {}
         self.history: dict[str, dict[str, HistoryEvent]] = {}  # contract id -> {sort key: entry}
         self.outbox: list[OutboxItem] = []
         self.outbox_created: dict[str, datetime] = {}  # event id -> its commit's instant
@@ -122,6 +133,9 @@ class MemoryRepository:
     def get_payment_method(self, account_id: str, payment_method_id: str) -> PaymentMethod | None:
         return self._read(self.payment_methods, (account_id, payment_method_id),
                           keys.payment_method_key(account_id, payment_method_id))
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        return self._read(self.payments, payment_id, keys.payment_key(payment_id))
 
     def get_contract_and_user(self, contract_id: str, user_id: str) -> tuple[Contract | None, User | None]:
         with self.lock:
@@ -179,6 +193,17 @@ class MemoryRepository:
         for sort_key in due:
             yield sort_key.split("#", 1)[1]
 
+    def unsettled_payment_ids(self, started_before: datetime) -> Iterator[str]:
+        """The sparse unsettled index: payments pending or refunding, shard by shard, each shard by
+        `<created_at>#<payment_id>` strictly before `started_before` (to the millisecond, as text)."""
+        before = iso(started_before)
+        with self.lock:
+            unsettled = [(keys.unsettled_shard(p.payment_id), f"{iso(p.created_at)}#{p.payment_id}", p.payment_id)
+                         for p in self.payments.values() if p.unsettled]
+        for shard in keys.all_unsettled_shards():
+            for _, _, payment_id in sorted(u for u in unsettled if u[0] == shard and u[1] < before):
+                yield payment_id
+
     # -- writes --------------------------------------------------------------------------------------
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
@@ -222,11 +247,11 @@ class MemoryUnitOfWork:
     def __init__(self, repo: MemoryRepository) -> None:
         self.repo = repo
         self._writes: list[_Write] = []
-        self._bumped: list[Contract | Order] = []
+        self._bumped: list[Contract | Order | Payment] = []
         self._history_added = 0
 
     def _versioned(self, key: tuple[str, ...], table: dict[str, Any], record_id: str,
-                   record: Contract | Order) -> None:
+                   record: Contract | Order | Payment) -> None:
         """Put `record` at its version + 1 if the stored one is still at its version (version 0: new)."""
         kept = stored(record)
         kept.version = record.version + 1
@@ -244,6 +269,9 @@ class MemoryUnitOfWork:
 
     def save_order(self, order: Order) -> None:
         self._versioned(("order", order.order_id), self.repo.orders, order.order_id, order)
+
+    def save_payment(self, payment: Payment) -> None:
+        self._versioned(("payment", payment.payment_id), self.repo.payments, payment.payment_id, payment)
 
     def require_contract_version(self, contract: Contract) -> None:
         contracts, contract_id, read_at = self.repo.contracts, contract.contract_id, contract.version
@@ -401,70 +429,80 @@ class MemoryPublisher:
         return refused
 
 
-class MemoryCharges:
-    """The sandbox's ChargeStore in memory: one charge per idempotency key, as the table keeps it."""
+class MemoryStore:
+    """The sandbox's ChargeStore in memory: its payments by charge id, instants to the millisecond, as the
+    table keeps them; `all()` in the order of the table's sort key (the charge id)."""
 
     def __init__(self) -> None:
-        self._charges: dict[str, Charge] = {}
-        self._refunded: set[str] = set()
+        self._payments: dict[str, SandboxPayment] = {}
         self._lock = threading.Lock()
 
-    def add(self, charge: Charge) -> bool:
+    def add(self, payment: SandboxPayment) -> bool:
         with self._lock:
-            if charge.idempotency_key in self._charges:
+            if payment.charge_id in self._payments:
                 return False
-            self._charges[charge.idempotency_key] = replace(charge, created_at=_millis(charge.created_at))
+            self._payments[payment.charge_id] = stored(payment)
             return True
 
-    def get(self, idempotency_key: str) -> Charge | None:
-        return self._charges.get(idempotency_key)
-
-    def mark_refunded(self, idempotency_key: str) -> None:
-        self._refunded.add(idempotency_key)
-
-    def is_refunded(self, idempotency_key: str) -> bool:
-        return idempotency_key in self._refunded
-
-    def all(self) -> list[Charge]:
+    def get(self, charge_id: str) -> SandboxPayment | None:
         with self._lock:
-            return [self._charges[key] for key in sorted(self._charges)]
+            return self._payments.get(charge_id)
+
+    def put(self, payment: SandboxPayment) -> None:
+        with self._lock:
+            self._payments[payment.charge_id] = stored(payment)
+
+    def all(self) -> list[SandboxPayment]:
+        with self._lock:
+            return [self._payments[charge_id] for charge_id in sorted(self._payments)]
 
 
-class MemorySandboxGateway(Sandbox):
-    """The sandbox payment provider (tok_visa, tok_chargeCustomerFail, tok_timeoutAfterCapture...),
-    its charges in memory."""
+def memory_gateway(clock: Callable[[], datetime] = utc_now) -> Sandbox:
+    """The sandbox payment provider (tok_visa, tok_chargeCustomerFail, tok_timeoutAfterCapture...), its
+    payments in memory; by default on the services' clock (SEATS_NOW in the tests)."""
+    return Sandbox(MemoryStore(), clock)
 
-    def __init__(self) -> None:
-        super().__init__(MemoryCharges())
 
-    def kept_charges(self) -> list[Charge]:
-        """Charges that took money and were not refunded."""
-        return [c for c in self.list_charges() if c.status == "succeeded" and not self.is_refunded(c.idempotency_key)]
+def kept_charges(gateway: PaymentGateway) -> list[Charge]:
+    """The provider's charges that took money and were not refunded."""
+    return [c for c in gateway.list_charges() if c.status == "succeeded"]
+
+
+def refunded_charges(gateway: PaymentGateway) -> list[Charge]:
+    return [c for c in gateway.list_charges() if c.status == "refunded"]
 
 
 class Meanwhile:
-    """A gateway (by default a new MemorySandboxGateway) except that `during_charge` runs once after the
-    money is taken and before the answer comes back (another request landing at the worst moment), and
-    `refund` can be made to fail once, as a crash would."""
+    """A gateway (by default a new memory sandbox) except for what a test makes happen at the worst
+    moment, once each: `before_confirm` runs just before a payment is confirmed (a hook that raises is a
+    Lambda that died before any money moved); `during_confirm` runs after the provider took the money and
+    before the answer comes back (another request landing then; a hook that raises is a Lambda that died
+    after the capture); `refund_fails` makes the next refund die before it reaches the provider."""
 
-    def __init__(self, gateway: Sandbox | None = None, during_charge: Callable[[], object] | None = None,
-                 refund_fails: bool = False) -> None:
-        self.gateway = gateway if gateway is not None else MemorySandboxGateway()
-        self.during_charge = during_charge
+    def __init__(self, gateway: PaymentGateway | None = None, *, before_confirm: Callable[[], object] | None = None,
+                 during_confirm: Callable[[], object] | None = None, refund_fails: bool = False) -> None:
+        self.gateway = gateway if gateway is not None else memory_gateway()
+        self.before_confirm = before_confirm
+        self.during_confirm = during_confirm
         self.refund_fails = refund_fails
+        self.confirmed: list[str] = []  # provider ids of the confirmations that reached the provider
 
-    def charge(self, **kwargs: Any) -> Charge:
-        charge = self.gateway.charge(**kwargs)
-        hook, self.during_charge = self.during_charge, None
-        if hook is not None:
-            hook()
-        return charge
+    def confirm_payment(self, provider_ref: str, request: PaymentRequest) -> ProviderPayment:
+        before, self.before_confirm = self.before_confirm, None
+        if before is not None:
+            before()
+        self.confirmed.append(provider_ref)
+        state = self.gateway.confirm_payment(provider_ref, request)
+        during, self.during_confirm = self.during_confirm, None
+        if during is not None:
+            during()
+        return state
 
-    def refund(self, charge_id: str, idempotency_key: str) -> None:
+    def refund(self, provider_ref: str, idempotency_key: str) -> None:
         if self.refund_fails:
             self.refund_fails = False
             raise RuntimeError("the Lambda died before the refund")
-        self.gateway.refund(charge_id, idempotency_key)
+        self.gateway.refund(provider_ref, idempotency_key)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.gateway, name)

@@ -1,5 +1,5 @@
-"""The repository and the sandbox gateway's storage, each in its two implementations: the DynamoDB
-adapter on moto (the tables of template.yaml) and the in-memory fake of tests/fakes.py. Every test
+"""The repository and the sandbox gateway's storage (its ChargeStore), each in its two implementations: the
+DynamoDB adapter on moto (the tables of template.yaml) and the in-memory fake of tests/fakes.py. Every test
 of this folder runs on both, so the fake the unit tests trust cannot drift from the table."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from infra import seed as seed_loader
-from seats import bootstrap
-from seats.adapters.payments.sandbox import Sandbox
+from seats import bootstrap, clock
+from seats.adapters.payments.sandbox import ChargeStore, DynamoDbCharges, Sandbox
 from seats.services.ports import Repository
+from seats.settings import get_settings
 from tests import fakes
 from tests.conftest import NOW
 
@@ -59,11 +60,20 @@ def repo(backend: Backend, seed_data: dict[str, Any]) -> Repository:
 
 
 @pytest.fixture(params=BACKENDS)
-def gateway(request: pytest.FixtureRequest, fixed_clock: Callable[[str], None]) -> Sandbox:
-    """The sandbox payment provider, its charges in the table or in memory."""
+def store(request: pytest.FixtureRequest, fixed_clock: Callable[[str], None]) -> ChargeStore:
+    """The sandbox's ChargeStore: the seats table's items, or the fake's dictionary."""
     if request.param == "dynamodb":
         request.getfixturevalue("aws")
+        return DynamoDbCharges(bootstrap.aws_client("dynamodb"), get_settings().table_name)
+    return fakes.MemoryStore()
+
+
+@pytest.fixture
+def gateway(store: ChargeStore) -> Sandbox:
+    """The sandbox payment provider over either store, on the services' clock (what bootstrap builds for
+    the table; what the unit tests use in memory)."""
+    if isinstance(store, DynamoDbCharges):
         built = bootstrap.payment_gateway()
-        assert isinstance(built, Sandbox)
+        assert isinstance(built, Sandbox) and isinstance(built.store, DynamoDbCharges)
         return built
-    return fakes.MemorySandboxGateway()
+    return fakes.memory_gateway(clock.utc_now)

@@ -25,6 +25,7 @@ from seats.domain.model import (
     User,
 )
 from seats.domain.money import Money
+from seats.domain.payments import Payment, new_payment
 from seats.domain.seat_orders import new_draft
 from seats.services.ports import Repository
 from tests.conftest import BASE_SEED
@@ -493,7 +494,7 @@ def test_an_id_too_long_to_be_a_key_is_simply_not_found(repo):
     long_id = "9" * 2000
     assert repo.get_contract(long_id) is None and repo.get_order(long_id) is None
     assert repo.get_user(long_id) is None and repo.get_account(long_id) is None
-    assert repo.get_payment_method("acme", long_id) is None
+    assert repo.get_payment_method("acme", long_id) is None and repo.get_payment(long_id) is None
     assert repo.get_contract_and_user(long_id, "u-alice") == (None, repo.get_user("u-alice"))
     assert repo.get_order_and_user(long_id, long_id) == (None, None)
 
@@ -541,6 +542,172 @@ def test_saving_an_account_replaces_it_whatever_was_read(repo):
 
     assert repo.get_account("acme") == Account("acme", "Acme Corp", "US", "USD", "cus_2")
     assert repo.get_account("nobody") is None
+
+
+# -- ledger payments --------------------------------------------------------------------------------------
+
+def payment(repo: Repository, at: datetime = AT, payment_id: str | None = None, **fields: Any) -> Payment:
+    """A new add-seats payment of Acme's contract with its card on file (not saved)."""
+    owner = contract(repo)
+    assert owner.payment_method is not None
+    made = new_payment("add_seats", order_id="ord_1", contract=owner, amount=Money.parse("1493.42", "USD"),
+                       payment_method=owner.payment_method, at=at)
+    if payment_id is not None:
+        made.payment_id = payment_id
+    for name, value in fields.items():
+        setattr(made, name, value)
+    return made
+
+
+def saved(repo: Repository, *payments: Payment) -> None:
+    work = repo.unit_of_work()
+    for made in payments:
+        work.save_payment(made)
+    work.commit()
+
+
+def unsettled(repo: Repository, started_before: datetime) -> list[str]:
+    return list(repo.unsettled_payment_ids(started_before))
+
+
+def test_a_payment_reads_back_as_it_was_saved_one_version_on(repo):
+    pending = payment(repo)
+    renewal_payment = new_payment("renewal", order_id="ren_1", contract=contract(repo),
+                                  amount=Money.parse("19750.00", "USD"),
+                                  payment_method=contract(repo).payment_method, at=AT, period=date(2027, 3, 1))
+    renewal_payment.provider_ref, renewal_payment.decline_code = "ch_sandbox_1", "card_declined"
+    renewal_payment.settle("failed", AT + timedelta(seconds=3))
+    saved(repo, pending, renewal_payment)
+
+    assert (pending.version, renewal_payment.version) == (1, 1)
+    assert repo.get_payment(pending.payment_id) == pending
+    assert repo.get_payment(renewal_payment.payment_id) == renewal_payment
+    assert (renewal_payment.off_session, renewal_payment.period) == (True, date(2027, 3, 1))
+    assert repo.get_payment("pay_missing") is None
+
+
+def test_a_payments_instants_are_kept_in_utc_to_the_millisecond(repo):
+    eastern = timezone(timedelta(hours=-5))
+    made = payment(repo, at=datetime(2026, 11, 29, 5, 0, 0, 123456, tzinfo=eastern))
+    made.settle("succeeded", datetime(2026, 11, 29, 10, 0, 1, 999999, tzinfo=UTC))
+    saved(repo, made)
+
+    read = repo.get_payment(made.payment_id)
+    assert (read.created_at, read.settled_at) == (datetime(2026, 11, 29, 10, 0, 0, 123000, tzinfo=UTC),
+                                                  datetime(2026, 11, 29, 10, 0, 1, 999000, tzinfo=UTC))
+
+
+def test_a_new_payment_can_be_created_only_once(repo):
+    saved(repo, payment(repo, payment_id="pay_once"))
+
+    work = repo.unit_of_work()
+    work.save_payment(payment(repo, payment_id="pay_once", provider_ref="ch_other"))
+    with pytest.raises(ConcurrentUpdate):
+        work.commit()
+    assert repo.get_payment("pay_once").provider_ref is None
+
+
+def test_a_payment_saved_from_a_stale_read_fails_and_writes_nothing_of_its_unit(backend, repo):
+    made = payment(repo)
+    saved(repo, made)
+    first, second = repo.get_payment(made.payment_id), repo.get_payment(made.payment_id)
+    first.provider_ref = "ch_first"
+    saved(repo, first)
+
+    second.provider_ref = "ch_second"
+    new_order = draft(repo)
+    stale = repo.unit_of_work()
+    stale.save_order(new_order)
+    stale.add_history(entry())
+    stale.add_event(seats_added())
+    stale.save_payment(second)
+    with pytest.raises(ConcurrentUpdate):
+        stale.commit()
+
+    read = repo.get_payment(made.payment_id)
+    assert (read.provider_ref, read.version) == ("ch_first", 2)
+    assert repo.get_order(new_order.order_id) is None and repo.list_history(ACME) == [] and backend.events() == []
+    assert (second.version, new_order.version) == (1, 0)
+
+
+def test_a_payment_saved_at_a_version_that_was_never_stored_fails(repo):
+    ghost = payment(repo, payment_id="pay_ghost")
+    ghost.version = 3
+    work = repo.unit_of_work()
+    work.save_payment(ghost)
+    with pytest.raises(ConcurrentUpdate):
+        work.commit()
+    assert repo.get_payment("pay_ghost") is None
+
+
+def test_a_payment_and_the_order_that_points_to_it_are_written_together_or_not_at_all(repo):
+    order_read = saved_draft(repo)
+    stale_order = order(repo, order_read.order_id)
+    made = payment(repo)
+    order_read.payment_id = made.payment_id
+    work = repo.unit_of_work()
+    work.save_payment(made)
+    work.save_order(order_read)
+    work.commit()
+    assert order(repo, order_read.order_id).payment_id == made.payment_id
+
+    other = payment(repo)
+    stale_order.payment_id = other.payment_id
+    work = repo.unit_of_work()
+    work.save_payment(other)
+    work.save_order(stale_order)
+    with pytest.raises(ConcurrentUpdate):
+        work.commit()
+    assert repo.get_payment(other.payment_id) is None
+    assert order(repo, order_read.order_id).payment_id == made.payment_id
+
+
+def test_only_unsettled_payments_are_listed_as_unsettled(repo):
+    pending, refunding = payment(repo), payment(repo, status="refunding")
+    succeeded, failed, refunded = payment(repo), payment(repo), payment(repo)
+    succeeded.settle("succeeded", AT)
+    failed.settle("failed", AT)
+    refunded.settle("refunded", AT)
+    saved(repo, pending, refunding, succeeded, failed, refunded)
+
+    assert sorted(unsettled(repo, AT + timedelta(hours=1))) == sorted([pending.payment_id, refunding.payment_id])
+
+
+def test_unsettled_payments_are_those_started_strictly_before_the_instant_to_the_millisecond(repo):
+    early = payment(repo, at=AT - timedelta(minutes=11))
+    on_the_dot = payment(repo, at=AT - timedelta(minutes=10))
+    late = payment(repo, at=AT - timedelta(minutes=9))
+    saved(repo, early, on_the_dot, late)
+    cutoff = AT - timedelta(minutes=10)
+
+    assert unsettled(repo, cutoff) == [early.payment_id]
+    assert unsettled(repo, cutoff + timedelta(microseconds=999)) == [early.payment_id]  # the same millisecond
+    assert sorted(unsettled(repo, cutoff + timedelta(milliseconds=1))) == sorted(
+        [early.payment_id, on_the_dot.payment_id])
+    assert unsettled(repo, AT - timedelta(hours=1)) == []
+
+
+def test_unsettled_payments_come_shard_by_shard_oldest_first_within_each(repo):
+    made = [payment(repo, at=AT - timedelta(minutes=n), payment_id=f"pay_{n:02d}") for n in range(40)]
+    saved(repo, *made)
+
+    expected = sorted(made, key=lambda p: (keys.unsettled_shard(p.payment_id), p.created_at, p.payment_id))
+    assert len({keys.unsettled_shard(p.payment_id) for p in made}) > 1
+    assert unsettled(repo, AT + timedelta(seconds=1)) == [p.payment_id for p in expected]
+
+
+def test_a_payment_leaves_the_unsettled_list_once_settled_and_stays_while_refunding(repo):
+    made = payment(repo)
+    saved(repo, made)
+    later = AT + timedelta(hours=1)
+
+    made.status = "refunding"
+    saved(repo, made)
+    assert unsettled(repo, later) == [made.payment_id]
+
+    made.settle("refunded", later)
+    saved(repo, made)
+    assert unsettled(repo, later) == [] and repo.get_payment(made.payment_id).status == "refunded"
 
 
 # -- domain events: the outbox --------------------------------------------------------------------------

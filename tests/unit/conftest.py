@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from seats import bootstrap
+from seats import bootstrap, clock
+from seats.adapters.payments.sandbox import Sandbox
 from tests import fakes
 from tests.conftest import NOW
 
@@ -40,5 +41,6 @@ def repo(load: Callable[[dict[str, Any]], fakes.MemoryRepository],
 
 
 @pytest.fixture
-def gateway() -> fakes.MemorySandboxGateway:
-    return fakes.MemorySandboxGateway()
+def gateway(clock_at: Callable[[str], None]) -> Sandbox:
+    """The sandbox payment provider over an in-memory store, on the services' clock (SEATS_NOW)."""
+    return fakes.memory_gateway(clock.utc_now)

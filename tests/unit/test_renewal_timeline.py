@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from seats.domain import renewal
-from seats.domain.charge_keys import renewal_charge_key
-from seats.domain.model import Contract, PendingReduction, Subscription
+from seats.domain.model import CarriedAmount, Contract, PendingReduction, Subscription
 from seats.domain.money import Money
 from seats.domain.terms import Term
 
@@ -69,21 +68,39 @@ def test_only_online_contracts_not_cancelled_and_at_their_renewal_date_are_due()
 
 
 def test_only_auto_renewing_active_past_due_or_suspended_contracts_are_charged():
-    assert all(renewal.is_charged(contract(status=s)) for s in ("active", "past_due", "suspended"))
-    assert not renewal.is_charged(contract(status="expired"))
-    assert not renewal.is_charged(contract(auto_renew=False))
+    assert all(renewal.is_charged(contract(status=s), day(1)) for s in ("active", "past_due", "suspended"))
+    assert not renewal.is_charged(contract(status="expired"), day(1))
+    assert not renewal.is_charged(contract(auto_renew=False), day(1))
 
 
-def test_the_charge_key_names_the_contract_the_period_and_the_attempt():
-    assert renewal_charge_key(contract(failed_renewal_attempts=2)) == "seats:renewal:c1:2027-03-01:attempt:2"
+@pytest.mark.parametrize(("term", "last_charged_day"), [(Term.ANNUAL, 44), (Term.MONTHLY, 29)])
+def test_a_declined_contract_is_not_charged_from_its_cancellation_day_on(term, last_charged_day):
+    for status in ("past_due", "suspended"):
+        assert renewal.is_charged(contract(status=status, term=term), day(last_charged_day))
+        assert not renewal.is_charged(contract(status=status, term=term), day(last_charged_day + 1))
+    assert renewal.is_charged(contract(status="active", term=term), day(400))  # never declined: charged
 
 
-def test_a_decline_counts_the_attempt_and_changes_nothing_but_the_status():
-    before = contract()
+def test_a_decline_counts_the_days_attempt_and_changes_nothing_but_the_status():
+    before = contract(renewal_payment_id="pay_1")
     after = renewal.decline(before, day(16))
     assert (after.status, after.failed_renewal_attempts) == ("suspended", 1)
+    assert (after.renewal_attempted_on, after.renewal_payment_id) == (day(16), None)
     assert (after.term_start, after.renewal_date, after.version) == (before.term_start, before.renewal_date, 3)
-    assert before.status == "active"  # the contract read is left as it was
+    assert (before.status, before.renewal_payment_id) == ("active", "pay_1")  # the contract read is left as it was
+
+
+def test_amounts_carried_over_are_kept_while_the_contract_lives_and_forgiven_when_it_ends():
+    carried = [CarriedAmount("ord_small", Money.parse("0.25", "USD"))]
+    assert renewal.decline(contract(carried_over=carried), day(16)).carried_over == carried
+    assert renewal.decline(contract(carried_over=carried, status="suspended"), day(45)).carried_over == []
+    assert renewal.lapse(contract(carried_over=carried, auto_renew=False), day(45)).carried_over == []
+
+
+def test_a_lapse_keeps_a_declined_auto_renewing_contract_overdue_until_it_is_cancelled():
+    declined = contract(status="past_due", failed_renewal_attempts=1)
+    assert renewal.lapse(declined, day(3)).status == "past_due"  # not "expired": it still renews if paid
+    assert renewal.lapse(declined, day(45)).status == "cancelled"
 
 
 def test_a_renewed_period_applies_reductions_closes_drafts_and_moves_the_term_on():
@@ -104,6 +121,24 @@ def test_a_renewed_period_applies_reductions_closes_drafts_and_moves_the_term_on
     assert [(line.seats, str(line.amount)) for line in order.lines] == [(8, "15800.00")]
     assert (order.period.term_start, order.period.renewal_date) == (date(2027, 3, 1), date(2028, 3, 1))
     assert before.subscriptions[0].seats == 10
+
+
+def test_a_renewed_period_charges_the_amounts_carried_over_and_clears_the_attempt():
+    carried = [CarriedAmount("ord_small", Money.parse("0.25", "USD"))]
+    before = contract(carried_over=carried, renewal_attempted_on=day(0), renewal_payment_id="pay_1",
+                      failed_renewal_attempts=1, status="past_due")
+    period = renewal.renew(before, charge_id="ch_1", at=datetime(2027, 3, 2, tzinfo=UTC), payment_id="pay_1")
+    after, order = period.contract, period.order
+    assert (after.carried_over, after.renewal_attempted_on, after.renewal_payment_id) == ([], None, None)
+    assert (str(order.total), order.carried_over, order.payment_id) == ("19750.25", carried, "pay_1")
+
+
+def test_a_renewed_period_below_the_providers_minimum_is_not_charged_but_carried_to_the_next():
+    tiny = Subscription("s1", "AutoCAD", "subscription", 10, 7, Money.parse("0.04", "USD"))
+    period = renewal.renew(contract(subscriptions=[tiny]), charge_id=None, at=datetime(2027, 3, 1, tzinfo=UTC))
+    assert (str(period.order.total), period.order.charge_id) == ("0.40", None)
+    assert period.contract.carried_over == [CarriedAmount(period.order.order_id, Money.parse("0.40", "USD"))]
+    assert str(period.contract.renewal_total) == "0.80"
 
 
 def test_a_period_has_one_order_id_whoever_renews_it():

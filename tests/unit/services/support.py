@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from seats.domain.model import Contract, Order, PaymentMethod, SeatOrder
-from seats.services.ports import Repository
+from seats.domain.payments import Payment
+from seats.services.payment_methods import set_order_payment_method
+from seats.services.ports import PaymentGateway, Repository
+from tests.fakes import MemoryRepository
 
 ACME, GLOBEX = "110000000001", "220000000001"  # annual to 2027-03-01, 10 × 1975.00 USD · monthly to 2026-12-15
 SUBSCRIPTION, GLOBEX_SUBSCRIPTION = "sub-acad", "sub-rvt"
@@ -63,3 +67,32 @@ def store_card(repo: Repository, payment_method_id: str, token: str = "tok_visa"
 def history_types(repo: Repository, contract_id: str = ACME) -> list[str]:
     """The contract's history, newest first, as entry types."""
     return [entry.type for entry in repo.list_history(contract_id)]
+
+
+def pay_with(repo: Repository, gateway: PaymentGateway, order_id: str, token: str) -> SeatOrder:
+    """The draft to be paid with a card of Acme's made from the sandbox `token` (stored the first time)."""
+    card = repo.get_payment_method("acme", f"pm_{token}") or store_card(repo, f"pm_{token}", token)
+    return set_order_payment_method(repo, gateway, order_id, card.payment_method_id, MANAGER)
+
+
+def payment(repo: Repository, payment_id: str | None) -> Payment:
+    assert payment_id is not None
+    found = repo.get_payment(payment_id)
+    assert found is not None
+    return found
+
+
+def payment_of(repo: Repository, order_id: str) -> Payment:
+    """The ledger payment an add-seats order points to (in progress, or the one that paid)."""
+    return payment(repo, seat_order(repo, order_id).payment_id)
+
+
+def payments(repo: MemoryRepository, contract_id: str = ACME) -> list[Payment]:
+    """Every ledger payment of the contract in the order they were recorded (the fake's state, which keeps
+    that order: the port lists none)."""
+    return [copy.deepcopy(p) for p in repo.payments.values() if p.contract_id == contract_id]
+
+
+def die() -> None:
+    """A Lambda that dies here (a hook of tests.fakes.Meanwhile)."""
+    raise RuntimeError("the Lambda died")

@@ -16,15 +16,16 @@ from seats.domain.errors import (
     NotEligible,
     OrderNotDraft,
     OrderNotFound,
+    PaymentProviderUnavailable,
     SeatLimitExceeded,
     SubscriptionNotFound,
 )
-from seats.domain.model import PendingReduction
+from seats.domain.model import PendingReduction, SeatOrder
 from seats.domain.money import Money
 from seats.domain.proration import Proration
 from seats.domain.seat_orders import quote_expiry
-from seats.services import add_seats
-from tests.fakes import CompetingWrites
+from seats.services import add_seats, submit
+from tests.fakes import CompetingWrites, Meanwhile, kept_charges, refunded_charges
 from tests.unit.services.support import (
     ACME,
     MANAGER,
@@ -35,7 +36,10 @@ from tests.unit.services.support import (
     SUBSCRIPTION,
     change_contract,
     contract,
+    die,
     history_types,
+    pay_with,
+    payment,
     seat_order,
     seats,
 )
@@ -183,11 +187,11 @@ def test_a_draft_that_keeps_losing_races_answers_concurrent_update_and_writes_no
 
 # -- editing a draft ---------------------------------------------------------------------------------------
 
-def test_editing_a_draft_prices_it_again_today(repo, clock_at):
+def test_editing_a_draft_prices_it_again_today(repo, clock_at, gateway):
     order = draft(repo, 3)
     clock_at("2026-12-01T08:00:00Z")
 
-    edited = add_seats.update_draft(repo, order.order_id, 5, MANAGER)
+    edited = add_seats.update_draft(repo, gateway, order.order_id, 5, MANAGER)
 
     assert (edited.seats_to_add, edited.seats_after, edited.proration) == (5, 15, Proration(90, 365))
     assert edited.total == Money.parse("2434.93", "USD")  # 1975.00 × 5 × 90 / 365
@@ -196,51 +200,51 @@ def test_editing_a_draft_prices_it_again_today(repo, clock_at):
     assert contract(repo).version == 2  # only checked, not written
 
 
-def test_editing_a_draft_is_held_to_the_seat_limit_and_eligibility(repo):
+def test_editing_a_draft_is_held_to_the_seat_limit_and_eligibility(repo, gateway):
     order = draft(repo)
     with pytest.raises(SeatLimitExceeded):
-        add_seats.update_draft(repo, order.order_id, 9991, MANAGER)
+        add_seats.update_draft(repo, gateway, order.order_id, 9991, MANAGER)
     change_contract(repo, status="past_due")
     with pytest.raises(NotEligible):
-        add_seats.update_draft(repo, order.order_id, 4, MANAGER)
+        add_seats.update_draft(repo, gateway, order.order_id, 4, MANAGER)
     assert seat_order(repo, order.order_id).seats_to_add == 3
 
 
-def test_a_draft_priced_against_a_contract_that_moved_is_priced_again_from_a_fresh_read(repo):
+def test_a_draft_priced_against_a_contract_that_moved_is_priced_again_from_a_fresh_read(repo, gateway):
     order = draft(repo, 3)
     racing = CompetingWrites(repo)
     racing.before_next_commit(lambda: change_contract(repo, change=lambda c: setattr(c.subscriptions[0], "seats", 12)))
 
-    edited = add_seats.update_draft(racing, order.order_id, 4, MANAGER)
+    edited = add_seats.update_draft(racing, gateway, order.order_id, 4, MANAGER)
 
     assert (edited.seats_before, edited.seats_after) == (12, 16)
     assert seat_order(repo, order.order_id).seats_before == 12
 
 
-def test_only_the_manager_edits_a_draft_and_others_cannot_see_it(repo):
+def test_only_the_manager_edits_a_draft_and_others_cannot_see_it(repo, gateway):
     order = draft(repo)
     with pytest.raises(NotContractManager):
-        add_seats.update_draft(repo, order.order_id, 4, PRIMARY_ADMIN)
+        add_seats.update_draft(repo, gateway, order.order_id, 4, PRIMARY_ADMIN)
     for caller in (SECONDARY_ADMIN, OUTSIDER):
         with pytest.raises(OrderNotFound):
-            add_seats.update_draft(repo, order.order_id, 4, caller)
+            add_seats.update_draft(repo, gateway, order.order_id, 4, caller)
     with pytest.raises(OrderNotFound):
-        add_seats.update_draft(repo, "ord_missing", 4, MANAGER)
+        add_seats.update_draft(repo, gateway, "ord_missing", 4, MANAGER)
 
 
-def test_a_cancelled_order_cannot_be_edited(repo):
+def test_a_cancelled_order_cannot_be_edited(repo, gateway):
     order = draft(repo)
-    add_seats.cancel_draft(repo, order.order_id, MANAGER)
+    add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
     with pytest.raises(OrderNotDraft):
-        add_seats.update_draft(repo, order.order_id, 4, MANAGER)
+        add_seats.update_draft(repo, gateway, order.order_id, 4, MANAGER)
 
 
 # -- cancelling a draft --------------------------------------------------------------------------------
 
-def test_cancelling_a_draft_frees_the_subscription_and_is_recorded(repo):
+def test_cancelling_a_draft_frees_the_subscription_and_is_recorded(repo, gateway):
     order = draft(repo)
 
-    cancelled = add_seats.cancel_draft(repo, order.order_id, MANAGER)
+    cancelled = add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
 
     assert cancelled.status == "cancelled" and seat_order(repo, order.order_id).status == "cancelled"
     assert contract(repo).subscription(SUBSCRIPTION).open_order_id is None and seats(repo) == 10
@@ -251,24 +255,107 @@ def test_cancelling_a_draft_frees_the_subscription_and_is_recorded(repo):
     assert draft(repo).order_id != order.order_id  # the subscription takes a new draft
 
 
-def test_a_draft_can_be_cancelled_even_when_the_contract_is_no_longer_eligible(repo):
+def test_a_draft_can_be_cancelled_even_when_the_contract_is_no_longer_eligible(repo, gateway):
     order = draft(repo)
     change_contract(repo, status="past_due")
-    assert add_seats.cancel_draft(repo, order.order_id, MANAGER).status == "cancelled"
+    assert add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER).status == "cancelled"
 
 
-def test_cancelling_twice_answers_order_not_draft(repo):
+def test_cancelling_twice_answers_order_not_draft(repo, gateway):
     order = draft(repo)
-    add_seats.cancel_draft(repo, order.order_id, MANAGER)
+    add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
     with pytest.raises(OrderNotDraft):
-        add_seats.cancel_draft(repo, order.order_id, MANAGER)
+        add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
     assert history_types(repo) == ["order_cancelled"]
 
 
-def test_only_the_manager_cancels_a_draft(repo):
+def test_only_the_manager_cancels_a_draft(repo, gateway):
     order = draft(repo)
     with pytest.raises(NotContractManager):
-        add_seats.cancel_draft(repo, order.order_id, PRIMARY_ADMIN)
+        add_seats.cancel_draft(repo, gateway, order.order_id, PRIMARY_ADMIN)
     with pytest.raises(OrderNotFound):
-        add_seats.cancel_draft(repo, order.order_id, OUTSIDER)
+        add_seats.cancel_draft(repo, gateway, order.order_id, OUTSIDER)
     assert seat_order(repo, order.order_id).status == "draft"
+
+
+# -- a draft with a payment in progress ----------------------------------------------------------------
+
+def captured(repo: Any, gateway: Any, seats_to_add: int = 3) -> SeatOrder:
+    """A draft whose payment took the money while its submit timed out: the payment pending, captured."""
+    order = draft(repo, seats_to_add)
+    pay_with(repo, gateway, order.order_id, "tok_timeoutAfterCapture")
+    with pytest.raises(PaymentProviderUnavailable):
+        submit.submit(repo, gateway, order.order_id, MANAGER)
+    return seat_order(repo, order.order_id)
+
+
+def never_confirmed(repo: Any, gateway: Any) -> SeatOrder:
+    """A draft whose submit recorded its payment at the provider and died before confirming it."""
+    order = draft(repo)
+    with pytest.raises(RuntimeError):
+        submit.submit(repo, Meanwhile(gateway, before_confirm=die), order.order_id, MANAGER)
+    return seat_order(repo, order.order_id)
+
+
+def test_cancelling_a_draft_refunds_the_money_its_payment_took_first(repo, gateway):
+    order = captured(repo, gateway)
+
+    cancelled = add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
+
+    refunded = payment(repo, order.payment_id)
+    assert (cancelled.status, cancelled.payment_id, refunded.status) == ("cancelled", None, "refunded")
+    assert kept_charges(gateway) == [] and [c.charge_id for c in refunded_charges(gateway)] == [refunded.provider_ref]
+    [entry] = [e for e in repo.list_history(ACME) if e.type == "payment_refunded"]
+    assert (entry.details["reason"], entry.details["order_id"]) == ("order_cancelled", order.order_id)
+    assert seats(repo) == 10 and repo.outbox == []
+
+
+def test_cancelling_a_draft_cancels_a_payment_that_took_no_money(repo, gateway):
+    order = never_confirmed(repo, gateway)
+
+    add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
+
+    assert payment(repo, order.payment_id).status == "failed"
+    assert [c.status for c in gateway.list_charges()] == ["canceled"]
+    assert history_types(repo) == ["order_cancelled"]
+
+
+def test_editing_a_draft_to_another_total_settles_its_payment_in_progress(repo, gateway):
+    order = captured(repo, gateway)
+    first_payment = order.payment_id
+
+    edited = add_seats.update_draft(repo, gateway, order.order_id, 5, MANAGER)
+
+    assert (edited.seats_to_add, edited.payment_id) == (5, None) and seat_order(repo, order.order_id) == edited
+    assert payment(repo, first_payment).status == "refunded" and kept_charges(gateway) == []
+
+
+def test_editing_a_draft_to_the_same_total_keeps_its_payment_in_progress(repo, gateway):
+    order = captured(repo, gateway)
+
+    edited = add_seats.update_draft(repo, gateway, order.order_id, 3, MANAGER)
+
+    assert (edited.payment_id, payment(repo, order.payment_id).status) == (order.payment_id, "pending")
+    completed = submit.submit(repo, gateway, order.order_id, MANAGER)
+    [charge] = gateway.list_charges()
+    assert (completed.payment_id, completed.charge_id, charge.status) == (order.payment_id, charge.charge_id,
+                                                                          "succeeded")
+
+
+def test_a_draft_is_neither_edited_nor_cancelled_while_the_provider_does_not_answer_for_its_payment(repo, gateway):
+    order = captured(repo, gateway)
+
+    class Silent:
+        def get_payment(self, provider_ref: str) -> Any:
+            raise PaymentProviderUnavailable()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(gateway, name)
+
+    with pytest.raises(PaymentProviderUnavailable):
+        add_seats.update_draft(repo, Silent(), order.order_id, 5, MANAGER)
+    with pytest.raises(PaymentProviderUnavailable):
+        add_seats.cancel_draft(repo, Silent(), order.order_id, MANAGER)
+
+    assert seat_order(repo, order.order_id) == order and payment(repo, order.payment_id).status == "pending"
+    assert len(kept_charges(gateway)) == 1

@@ -19,9 +19,11 @@ from seats.domain.errors import (
     PaymentDeclined,
     PaymentMethodExpired,
     PaymentMethodNotFound,
+    PaymentProviderUnavailable,
 )
-from seats.services import add_seats, payment_methods
+from seats.services import add_seats, payment_methods, submit
 from seats.services.ports import AttachedCard
+from tests.fakes import kept_charges
 from tests.unit.services.support import (
     ACME,
     GLOBEX,
@@ -32,6 +34,7 @@ from tests.unit.services.support import (
     SECONDARY_ADMIN,
     change_contract,
     contract,
+    payment,
     seat_order,
     store_card,
 )
@@ -109,10 +112,10 @@ def draft(repo: Any) -> Any:
     return add_seats.create_draft(repo, ACME, "sub-acad", 3, MANAGER)
 
 
-def test_a_draft_can_be_paid_with_another_card_of_the_account(repo):
+def test_a_draft_can_be_paid_with_another_card_of_the_account(repo, gateway):
     order = draft(repo)
 
-    chosen = payment_methods.set_order_payment_method(repo, order.order_id, "pm_acme_mc", MANAGER)
+    chosen = payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_acme_mc", MANAGER)
 
     assert chosen.payment_method == repo.get_payment_method("acme", "pm_acme_mc")
     assert seat_order(repo, order.order_id) == chosen
@@ -123,30 +126,30 @@ def test_a_draft_can_be_paid_with_another_card_of_the_account(repo):
 
 
 @pytest.mark.parametrize("payment_method_id", ["pm_globex_visa", "pm_missing"])
-def test_a_card_of_another_account_or_no_card_is_not_found(repo, payment_method_id):
+def test_a_card_of_another_account_or_no_card_is_not_found(repo, payment_method_id, gateway):
     order = draft(repo)
     with pytest.raises(PaymentMethodNotFound):
-        payment_methods.set_order_payment_method(repo, order.order_id, payment_method_id, MANAGER)
+        payment_methods.set_order_payment_method(repo, gateway, order.order_id, payment_method_id, MANAGER)
 
 
-def test_an_expired_card_may_be_chosen_for_a_draft(repo):
+def test_an_expired_card_may_be_chosen_for_a_draft(repo, gateway):
     order = draft(repo)
     store_card(repo, "pm_expired", exp_year=2025)
-    chosen = payment_methods.set_order_payment_method(repo, order.order_id, "pm_expired", MANAGER)
+    chosen = payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_expired", MANAGER)
     assert chosen.payment_method.payment_method_id == "pm_expired"
 
 
-def test_choosing_a_card_is_held_to_eligibility_the_order_and_the_caller(repo):
+def test_choosing_a_card_is_held_to_eligibility_the_order_and_the_caller(repo, gateway):
     order = draft(repo)
     with pytest.raises(NotContractManager):
-        payment_methods.set_order_payment_method(repo, order.order_id, "pm_acme_mc", PRIMARY_ADMIN)
+        payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_acme_mc", PRIMARY_ADMIN)
     change_contract(repo, status="past_due")
     with pytest.raises(NotEligible) as refused:
-        payment_methods.set_order_payment_method(repo, order.order_id, "pm_acme_mc", MANAGER)
+        payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_acme_mc", MANAGER)
     assert refused.value.code == ErrorCode.CONTRACT_NOT_ACTIVE
-    add_seats.cancel_draft(repo, order.order_id, MANAGER)
+    add_seats.cancel_draft(repo, gateway, order.order_id, MANAGER)
     with pytest.raises(OrderNotDraft):
-        payment_methods.set_order_payment_method(repo, order.order_id, "pm_acme_mc", MANAGER)
+        payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_acme_mc", MANAGER)
 
 
 # -- the card on file -----------------------------------------------------------------------------------
@@ -179,3 +182,33 @@ def test_the_card_on_file_must_belong_to_the_account_and_only_the_manager_change
         payment_methods.set_contract_payment_method(repo, ACME, "pm_acme_mc", PRIMARY_ADMIN)
     with pytest.raises(ContractNotFound):
         payment_methods.set_contract_payment_method(repo, GLOBEX, "pm_globex_visa", MANAGER)
+
+
+def captured(repo: Any, gateway: Any) -> Any:
+    """A draft paid with the card on file whose submit timed out after the capture: its payment pending."""
+    order = draft(repo)
+    slow = store_card(repo, "pm_slow", "tok_timeoutAfterCapture")
+    payment_methods.set_order_payment_method(repo, gateway, order.order_id, slow.payment_method_id, MANAGER)
+    with pytest.raises(PaymentProviderUnavailable):
+        submit.submit(repo, gateway, order.order_id, MANAGER)
+    return seat_order(repo, order.order_id)
+
+
+def test_choosing_another_card_refunds_the_payment_the_draft_has_in_progress(repo, gateway):
+    order = captured(repo, gateway)
+
+    chosen = payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_acme_mc", MANAGER)
+
+    assert (chosen.payment_method.payment_method_id, chosen.payment_id) == ("pm_acme_mc", None)
+    assert payment(repo, order.payment_id).status == "refunded" and kept_charges(gateway) == []
+    [entry] = [e for e in repo.list_history(ACME) if e.type == "payment_refunded"]
+    assert entry.details["reason"] == "payment_method_changed"
+
+
+def test_choosing_the_same_card_again_keeps_the_payment_in_progress(repo, gateway):
+    order = captured(repo, gateway)
+
+    chosen = payment_methods.set_order_payment_method(repo, gateway, order.order_id, "pm_slow", MANAGER)
+
+    assert chosen.payment_id == order.payment_id and payment(repo, order.payment_id).status == "pending"
+    assert len(kept_charges(gateway)) == 1

@@ -77,9 +77,9 @@ def test_the_list_holds_what_the_caller_manages_or_administers(repo, caller, exp
     assert ([c.contract_id for c in contracts], token) == (expected, None)
 
 
-def test_a_contract_its_orders_and_its_history_are_read_by_whoever_can_see_it(repo, clock_at):
+def test_a_contract_its_orders_and_its_history_are_read_by_whoever_can_see_it(repo, clock_at, gateway):
     first = add_seats.create_draft(repo, ACME, "sub-acad", 3, MANAGER)
-    add_seats.cancel_draft(repo, first.order_id, MANAGER)
+    add_seats.cancel_draft(repo, gateway, first.order_id, MANAGER)
     clock_at("2026-11-29T11:00:00Z")
     second = add_seats.create_draft(repo, ACME, "sub-acad", 2, MANAGER)
 
