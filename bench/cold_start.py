@@ -95,12 +95,13 @@ SAMPLES = {
     "RenewalSchedulerFunction": "renewal_schedule.json",
     "RenewalWorkerFunction": "renewal_sqs_batch.json",
     "EventRelayFunction": "outbox_stream_batch.json",
+    "ReconcilePaymentsFunction": "reconcile_schedule.json",
 }
 
 FIX_HINTS = {
     "aws_xray_sdk": "Powertools' Tracer imports the X-Ray SDK, whose recorder builds a botocore X-Ray client "
                     "at import: give the tracer the X-Ray SDK only when tracing is on",
-    "stripe": "import stripe only when SEATS_PAYMENTS=stripe (seats.adapters.payments.factory)",
+    "stripe": "import stripe only when SEATS_PAYMENTS=stripe (seats.bootstrap)",
     "pydantic": "pydantic's model machinery (the floor's `import pydantic` is lazy in pydantic 2 and loads "
                 "none of it) is what Powertools' request validation and OpenAPI need (and its parser, in the "
                 "scheduler): the worker and the relay build no model, load none of it and meet the target; an "
