@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     PAYMENT_METHOD_EXPIRED = "payment_method_expired"
     BELOW_ASSIGNED_SEATS = "below_assigned_seats"
     REQUEST_IN_PROGRESS = "request_in_progress"
+    NOTHING_DUE = "nothing_due"
     # Unprocessable.
     SEAT_LIMIT_EXCEEDED = "seat_limit_exceeded"
     INVALID_REDUCTION = "invalid_reduction"

@@ -93,6 +93,10 @@ class RequestInProgress(Conflict):
     code, title = ErrorCode.REQUEST_IN_PROGRESS, "A request with this Idempotency-Key is still in progress"
 
 
+class NothingDue(Conflict):
+    code, title = ErrorCode.NOTHING_DUE, "No renewal payment is due on this contract"
+
+
 class Unprocessable(DomainError):
     status = 422
     title = "Unprocessable request"

@@ -20,6 +20,7 @@ from seats.domain.model import (
     Period,
     RenewalOrder,
 )
+from seats.domain.money import Money
 from seats.domain.payments import below_minimum
 from seats.domain.terms import Term, next_renewal_date
 
@@ -76,6 +77,22 @@ def renewal_order_id(contract_id: str, period_start: date) -> str:
     return f"ord_{digest[:20]}"
 
 
+@dataclass(frozen=True)
+class RenewalCharge:
+    """What the next renewal charges, computed once for the charge and for the preview: they cannot drift."""
+
+    period: Period  # the term it pays for
+    lines: list[OrderLine]
+    carried_over: list[CarriedAmount]
+    total: Money
+
+
+def renewal_charge(contract: Contract) -> RenewalCharge:
+    period = Period(contract.renewal_date,
+                    next_renewal_date(contract.renewal_date, contract.term, contract.billing_anchor_day))
+    return RenewalCharge(period, renewal_lines(contract), list(contract.carried_over), contract.renewal_total)
+
+
 def renewal_lines(contract: Contract) -> list[OrderLine]:
     return [
         OrderLine(subscription_id=s.subscription_id, seats=s.renewal_seats, unit_price=s.unit_price,
@@ -106,8 +123,8 @@ def renew(contract: Contract, *, charge_id: str | None, at: datetime, paid_with:
     applied, drafts closed, status active, the carried amounts charged. A total above zero but below
     the provider's minimum is renewed without a charge and carried to the next renewal."""
     renewed = copy.deepcopy(contract)
-    period_start = contract.renewal_date
-    period_end = next_renewal_date(period_start, contract.term, contract.billing_anchor_day)
+    charge = renewal_charge(contract)
+    period_start, period_end = charge.period.term_start, charge.period.renewal_date
     reductions: list[SeatsReduced] = []
     drafts: list[tuple[str, str]] = []
     for sub in renewed.subscriptions:
@@ -123,15 +140,14 @@ def renew(contract: Contract, *, charge_id: str | None, at: datetime, paid_with:
     renewed.status = "active"
     renewed.failed_renewal_attempts, renewed.renewal_attempted_on, renewed.renewal_payment_id = 0, None, None
     order_id = renewal_order_id(contract.contract_id, period_start)
-    carried = charge_id is None and below_minimum(contract.renewal_total)
-    renewed.carried_over = [CarriedAmount(order_id, contract.renewal_total)] if carried else []
+    carried = charge_id is None and below_minimum(charge.total)
+    renewed.carried_over = [CarriedAmount(order_id, charge.total)] if carried else []
     order = RenewalOrder(
         order_id=order_id, status="completed",
         contract_id=contract.contract_id, account_id=contract.account_id, currency=contract.currency,
-        total=contract.renewal_total, created_by="system", created_at=at,
+        total=charge.total, created_by="system", created_at=at,
         payment_method=paid_with or contract.payment_method, charge_id=charge_id, submitted_at=at,
-        lines=renewal_lines(contract), period=Period(period_start, period_end),
-        carried_over=list(contract.carried_over), payment_id=payment_id,
+        lines=charge.lines, period=charge.period, carried_over=charge.carried_over, payment_id=payment_id,
     )
     return RenewedPeriod(contract, renewed, order, reductions, drafts)
 

@@ -80,8 +80,8 @@ def _apply_or_refund(repo: Repository, gateway: PaymentGateway, payment: Payment
     else:
         order = repo.get_order(payment.order_id)
         contract = repo.get_contract(payment.contract_id)
-        if isinstance(order, SeatOrder) and contract is not None and order.status == "draft" \
-                and order.payment_id == payment.payment_id:
+        if isinstance(order, SeatOrder) and contract is not None \
+                and completion.not_completable(order, contract, payment, payment, order.created_by) is None:
             try:
                 completion.complete(repo, gateway, order, contract, payment, order.created_by)
                 return "completed"
@@ -89,5 +89,8 @@ def _apply_or_refund(repo: Repository, gateway: PaymentGateway, payment: Payment
                 raise
             except DomainError:  # not completable any more: the money was given back
                 return "refunded"
+        if isinstance(order, SeatOrder) and order.status == "draft" and order.payment_id == payment.payment_id:
+            completion.give_back(repo, gateway, order, payment)  # the draft told why, its attempt counted
+            return "refunded"
     ledger.give_back(repo, gateway, payment, "not_applicable", at)
     return "refunded"

@@ -114,8 +114,12 @@ def _pay(run: _Run, contract: Contract, payment: Payment) -> Contract | None:
 
 
 def _record(run: _Run, contract: Contract, payment: Payment | None) -> Contract | None:
-    """The period renewed (paid by `payment`, or nothing to charge); a lost race read again."""
+    """The period renewed (paid by `payment`, or nothing to charge); a lost race read again. A payment
+    that no longer fits the period as it stands (the total changed since it was taken) is refunded."""
     for _ in range(WRITE_ATTEMPTS):
+        if payment is not None and not applicable(contract, payment):
+            ledger.give_back(run.repo, run.gateway, payment, "renewal_not_applicable", utc_now())
+            return run.repo.get_contract(contract.contract_id)
         settle_drafts(run.repo, run.gateway, contract)
         try:
             return record_renewal(run.repo, contract, payment, run.outcome)
@@ -123,9 +127,6 @@ def _record(run: _Run, contract: Contract, payment: Payment | None) -> Contract 
             fresh = run.repo.get_contract(contract.contract_id)
             if fresh is None or fresh.renewal_date != contract.renewal_date:
                 return fresh  # another worker recorded this period
-            if payment is not None and not applicable(fresh, payment):
-                ledger.give_back(run.repo, run.gateway, payment, "renewal_not_applicable", utc_now())
-                return fresh
             contract = fresh
     raise ConcurrentUpdate()
 

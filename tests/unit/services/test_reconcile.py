@@ -137,9 +137,6 @@ def test_a_captured_payment_the_draft_no_longer_points_to_is_refunded(repo, gate
     assert seat_order(repo, order.order_id).status == "draft" and seats(repo) == 10
 
 
-@pytest.mark.xfail(strict=True, reason="service bug (reported): the reconciler completes an add-seats order "
-                                       "without checking eligibility again, so seats are added to a past-due "
-                                       "contract; the submit, in the same race, refunds")
 def test_a_captured_payment_whose_contract_is_no_longer_eligible_is_refunded_not_completed(repo, gateway):
     order = captured(repo, gateway)
     change_contract(repo, status="past_due")  # a renewal declined meanwhile
@@ -148,7 +145,8 @@ def test_a_captured_payment_whose_contract_is_no_longer_eligible_is_refunded_not
 
     assert seats(repo) == 10 and seats_added(repo) == []
     assert (outcome.refunded, outcome.completed) == (1, 0)
-    assert payment_of(repo, order.order_id).status == "refunded" and kept_charges(gateway) == []
+    assert [p.status for p in payments(repo)] == ["refunded"] and kept_charges(gateway) == []
+    assert seat_order(repo, order.order_id).last_payment_error.code == "charge_refunded"  # the draft is told
 
 
 def test_a_payment_never_confirmed_is_cancelled_at_the_provider_and_fails(repo, gateway):

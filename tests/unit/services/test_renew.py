@@ -346,9 +346,6 @@ def test_a_seat_change_between_charge_and_write_refunds_that_payment_and_charges
     assert entry.details["reason"] == "renewal_not_applicable"
 
 
-@pytest.mark.xfail(strict=True, reason="service bug (reported): a delivery that resumes a captured payment records "
-                                       "the renewal with it without checking that it still fits (applicable), so "
-                                       "a 23700.00 period is recorded as paid by a 19750.00 charge")
 def test_a_captured_payment_that_no_longer_fits_when_resumed_is_refunded_and_the_period_charged_anew(
         repo, gateway):
     card_on_file(repo, "tok_timeoutAfterCapture")
