@@ -2,8 +2,11 @@
 
 One runtime in stripe mode serves the module (per xdist worker): it starts its own localstripe, as
 `make run PAYMENTS=stripe` does, and the tests read that server's address from the banner to make
-card tokens the way Stripe.js would and to look at the PaymentIntents behind `/_local/charges`.
-Every test works on its own subscription or contract, so the order they run in does not matter.
+card tokens the way Stripe.js would and to look at the PaymentIntents behind `/_local/charges`, and the
+address of its moto server to read the payment ledger. A payment is found by the order's `charge_id`
+(its PaymentIntent) or through the ledger: the order's payments, each created at Stripe under the key
+`seats:payment:<payment_id>`, which its PaymentIntent carries as metadata. Every test works on its own
+subscription or contract, so the order they run in does not matter.
 A second runtime, whose localstripe is stopped once the seed is loaded, shows a provider that
 does not answer.
 """
@@ -26,6 +29,7 @@ import stripe
 from infra.local.localstripe import LocalStripe, LocalStripeError, start_localstripe
 from tests.conftest import BASE_SEED
 from tests.e2e.conftest import RunningStack, start_stack
+from tests.stripe.conftest import intents_keyed, local_charge, payment_key, payments_of, runtime_dynamodb
 
 pytestmark = [
     pytest.mark.stripe,
@@ -88,22 +92,20 @@ def inspector(stack: RunningStack) -> stripe.StripeClient:
     )
 
 
+@pytest.fixture(scope="module")
+def ledger(stack: RunningStack) -> Any:
+    """A DynamoDB client on the runtime's moto server (its address is in the start-up banner)."""
+    return runtime_dynamodb(stack)
+
+
 def card_token(inspector: stripe.StripeClient, number: str) -> str:
     """A card token from localstripe's tokens API, as Stripe.js makes it in the browser."""
     card: Any = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
     return inspector.v1.tokens.create({"card": card}).id
 
 
-def charges_for(stack: RunningStack, key_part: str) -> list[dict[str, Any]]:
-    answer = stack.request("GET", "/_local/charges")
-    assert answer.status == 200, answer.body
-    return [c for c in answer.body["charges"] if key_part in c["idempotency_key"]]
-
-
-def intents_for(inspector: stripe.StripeClient, key_part: str) -> list[dict[str, Any]]:
-    """The PaymentIntents localstripe holds whose idempotency key (metadata) contains `key_part`."""
-    intents = [pi.to_dict() for pi in inspector.v1.payment_intents.list({"limit": 100}).auto_paging_iter()]
-    return [pi for pi in intents if key_part in (pi.get("metadata") or {}).get("idempotency_key", "")]
+def all_intents(inspector: stripe.StripeClient) -> list[str]:
+    return [pi.id for pi in inspector.v1.payment_intents.list({"limit": 100}).auto_paging_iter()]
 
 
 def seats_of(stack: RunningStack, contract_id: str, subscription_id: str) -> int:
@@ -131,7 +133,7 @@ def test_stripe_runtime_starts_its_own_localstripe_and_attaches_the_seed_cards(
 
 
 def test_stripe_add_seats_with_a_new_card_charges_one_payment_intent(
-    stack: RunningStack, inspector: stripe.StripeClient
+    stack: RunningStack, inspector: stripe.StripeClient, ledger: Any
 ) -> None:
     draft = new_draft(stack, "sub-acad", 3)
     order_id = draft["order_id"]
@@ -161,16 +163,22 @@ def test_stripe_add_seats_with_a_new_card_charges_one_payment_intent(
     )
     assert submitted.body["charge_id"].startswith("pi_")
     assert seats_of(stack, CONTRACT, "sub-acad") == 13
-    [charge] = charges_for(stack, f":order:{order_id}:")
+    [payment] = payments_of(ledger, order_id)  # one submit, one payment in the ledger
+    assert (payment["status"], payment["provider_ref"], payment["amount"]) == (
+        "succeeded",
+        submitted.body["charge_id"],
+        "1493.42",
+    )
+    charge = local_charge(stack, submitted.body["charge_id"])
     assert charge == {
         **charge,
-        "charge_id": submitted.body["charge_id"],
         "amount": "1493.42",
         "currency": "USD",
         "status": "succeeded",
-        "idempotency_key": f"seats:order:{order_id}:attempt:0",
+        "idempotency_key": payment_key(payment),
+        "refunded_at": None,
     }
-    [intent] = intents_for(inspector, f":order:{order_id}:")
+    [intent] = intents_keyed(inspector, payment_key(payment))  # and one PaymentIntent for it
     assert (intent["id"], intent["amount"], intent["currency"], intent["status"]) == (
         charge["charge_id"],
         149342,
@@ -183,7 +191,7 @@ def test_stripe_add_seats_with_a_new_card_charges_one_payment_intent(
 
 
 def test_stripe_retried_submit_replays_or_refuses_and_never_charges_twice(
-    stack: RunningStack, inspector: stripe.StripeClient
+    stack: RunningStack, inspector: stripe.StripeClient, ledger: Any
 ) -> None:
     order_id = new_draft(stack, "sub-rvt", 2)["order_id"]  # paid with the card on file
     key = str(uuid.uuid4())
@@ -202,13 +210,16 @@ def test_stripe_retried_submit_replays_or_refuses_and_never_charges_twice(
     assert (again.status, again.body, again.headers.get("idempotent-replayed")) == (200, first.body, "true")
     assert (other.status, other.body["code"]) == (409, "order_not_draft")
     assert seats_of(stack, CONTRACT, "sub-rvt") == 7
-    [charge] = charges_for(stack, f":order:{order_id}:")
-    assert (charge["charge_id"], charge["amount"]) == (first.body["charge_id"], first.body["total"])
-    assert len(intents_for(inspector, f":order:{order_id}:")) == 1
+    [payment] = payments_of(ledger, order_id)
+    assert (payment["status"], payment["provider_ref"]) == ("succeeded", first.body["charge_id"])
+    charge = local_charge(stack, first.body["charge_id"])
+    assert (charge["amount"], charge["status"]) == (first.body["total"], "succeeded")
+    [intent] = intents_keyed(inspector, payment_key(payment))
+    assert intent["id"] == first.body["charge_id"]
 
 
 def test_stripe_decline_at_charge_answers_402_and_leaves_a_draft(
-    stack: RunningStack, inspector: stripe.StripeClient
+    stack: RunningStack, inspector: stripe.StripeClient, ledger: Any
 ) -> None:
     card = stack.request(
         "POST",
@@ -237,10 +248,16 @@ def test_stripe_decline_at_charge_answers_402_and_leaves_a_draft(
     assert (order["status"], order["charge_id"]) == ("draft", None)
     assert order["last_payment_error"]["decline_code"] == "card_declined"
     assert seats_of(stack, CONTRACT, "sub-fusion") == 2
-    [charge] = charges_for(stack, f":order:{order_id}:")  # Stripe keeps the declined PaymentIntent
+    [payment] = payments_of(ledger, order_id)  # settled failed: the draft no longer points to it
+    assert (payment["status"], payment["decline_code"], payment["amount"]) == (
+        "failed",
+        "card_declined",
+        order["total"],
+    )
+    [intent] = intents_keyed(inspector, payment_key(payment))  # Stripe keeps the declined PaymentIntent
+    assert (intent["id"], intent["status"]) == (payment["provider_ref"], "requires_payment_method")
+    charge = local_charge(stack, intent["id"])
     assert (charge["status"], charge["amount"]) == ("failed", order["total"])
-    [intent] = intents_for(inspector, f":order:{order_id}:")
-    assert (intent["id"], intent["status"]) == (charge["charge_id"], "requires_payment_method")
 
 
 def test_stripe_decline_at_attach_answers_402_and_adds_no_card(
@@ -260,14 +277,13 @@ def test_stripe_decline_at_attach_answers_402_and_adds_no_card(
 
 
 def test_stripe_renewal_charges_the_period_once_and_moves_the_renewal_date(
-    stack: RunningStack, inspector: stripe.StripeClient
+    stack: RunningStack, inspector: stripe.StripeClient, ledger: Any
 ) -> None:
-    key = f"seats:renewal:{RENEWING}:2026-11-29:attempt:0"
     lambdas = stack.lambda_client()
 
     scheduled = lambdas.invoke(FunctionName="RenewalSchedulerFunction", Payload=b"{}")
     assert "FunctionError" not in scheduled, scheduled["Payload"].read()
-    assert json.loads(scheduled["Payload"].read()) == {
+    assert runs(json.loads(scheduled["Payload"].read())) == {
         "as_of": "2026-11-29T10:00:00.000Z",
         "due": 1,
         "enqueued": 1,
@@ -283,22 +299,47 @@ def test_stripe_renewal_charges_the_period_once_and_moves_the_renewal_date(
         "2026-11-29",
         "2027-11-29",
     )
-    [charge] = charges_for(stack, f"seats:renewal:{RENEWING}:")
-    assert (charge["idempotency_key"], charge["amount"], charge["status"]) == (key, "599.97", "succeeded")
-    assert Decimal(charge["amount"]) == Decimal(contract["renewal_total"])
-    [intent] = intents_for(inspector, f"seats:renewal:{RENEWING}:")
+    [order] = [o for o in renewal_orders(stack) if o["status"] == "completed"]
+    [payment] = payments_of(ledger, order["order_id"])
+    assert (payment["purpose"], payment["status"], payment["provider_ref"], payment["period"]) == (
+        "renewal",
+        "succeeded",
+        order["charge_id"],
+        "2026-11-29",
+    )
+    charge = local_charge(stack, order["charge_id"])
+    assert (charge["idempotency_key"], charge["amount"], charge["status"]) == (
+        payment_key(payment),
+        "599.97",
+        "succeeded",
+    )
+    assert Decimal(charge["amount"]) == Decimal(contract["renewal_total"]) == Decimal(order["total"])
+    [intent] = intents_keyed(inspector, payment_key(payment))
     assert (intent["id"], intent["amount"], intent["currency"]) == (charge["charge_id"], 59997, "usd")
+    intents_before = all_intents(inspector)
 
     again = lambdas.invoke(FunctionName="RenewalSchedulerFunction", Payload=b"{}")
 
-    assert json.loads(again["Payload"].read()) == {
+    assert runs(json.loads(again["Payload"].read())) == {
         "as_of": "2026-11-29T10:00:00.000Z",
         "due": 0,
         "enqueued": 0,
     }
-    assert len(charges_for(stack, f"seats:renewal:{RENEWING}:")) == 1
+    assert all_intents(inspector) == intents_before  # nothing charged, nothing even created
+    assert [o["order_id"] for o in renewal_orders(stack)] == [order["order_id"]]
     history = stack.request("GET", f"/contracts/{RENEWING}/history", user="u-alice").body["events"]
     assert [e["type"] for e in history].count("renewed") == 1
+
+
+def runs(answer: dict[str, Any]) -> dict[str, Any]:
+    """The scheduler's answer about renewals (it may report other work, such as notices, alongside)."""
+    return {name: answer.get(name) for name in ("as_of", "due", "enqueued")}
+
+
+def renewal_orders(stack: RunningStack) -> list[dict[str, Any]]:
+    answer = stack.request("GET", f"/contracts/{RENEWING}/orders", user="u-alice")
+    assert answer.status == 200, answer.body
+    return [o for o in answer.body["orders"] if o["type"] == "renewal"]
 
 
 @pytest.fixture
