@@ -75,6 +75,7 @@ EXPECTED_PROBLEMS: dict[str, dict[int, tuple[ErrorCode, ...]]] = {
     "ListOrders": {404: (ErrorCode.CONTRACT_NOT_FOUND,)},
     "ListHistory": {404: (ErrorCode.CONTRACT_NOT_FOUND,)},
     "GetOrder": {404: (ErrorCode.ORDER_NOT_FOUND,)},
+    "GetRenewalPreview": {404: (ErrorCode.CONTRACT_NOT_FOUND,)},
     "CreateSeatOrder": {
         403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.CONTRACT_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND),
         409: (*ADD_SEATS_CONFLICTS, ErrorCode.DRAFT_EXISTS, ErrorCode.CONCURRENT_UPDATE),

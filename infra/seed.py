@@ -38,6 +38,15 @@ class SeedUser(_Strict):
 class SeedPaymentMethod(_Strict):
     payment_method_id: str = Field(min_length=1)
     token: str = Field(min_length=1)
+    # Seed only (the API takes cards from tokens alone): an older card's expiry, instead of the provider's.
+    exp_month: int | None = Field(default=None, ge=1, le=12)
+    exp_year: int | None = Field(default=None, ge=1000, le=9999)
+
+    @model_validator(mode="after")
+    def _expiry_whole(self) -> SeedPaymentMethod:
+        if (self.exp_month is None) != (self.exp_year is None):
+            raise ValueError("exp_month and exp_year go together: give both or neither")
+        return self
 
 
 class SeedSubscription(_Strict):
@@ -129,7 +138,8 @@ def build_records(seed: SeedFile, attach: Any = None) -> list[Record]:
             customer = card.customer_ref or customer
             methods[pm.payment_method_id] = PaymentMethod(
                 payment_method_id=pm.payment_method_id, account_id=raw.account_id, brand=card.brand,
-                last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year, provider_ref=card.provider_ref,
+                last4=card.last4, exp_month=pm.exp_month or card.exp_month, exp_year=pm.exp_year or card.exp_year,
+                provider_ref=card.provider_ref,
                 customer_ref=card.customer_ref,
             )
         records.append(Account(raw.account_id, raw.name, raw.country, raw.currency, customer))

@@ -457,6 +457,7 @@ def test_the_openapi_document_describes_every_read_route_and_its_problems():
         "/contracts/{contract_id}/orders": {"200", "401", "404", "422"},
         "/contracts/{contract_id}/history": {"200", "401", "404", "422"},
         "/orders/{order_id}": {"200", "401", "404", "422"},
+        "/contracts/{contract_id}/renewal-preview": {"200", "401", "404", "422"},
     }
     assert {p: {str(code) for code in v["get"]["responses"]} for p, v in paths.items()} == expected
     contract = paths["/contracts/{contract_id}"]["get"]["responses"]

@@ -92,6 +92,8 @@ ROUTES = [
     RouteSpec("GetContract", "GET", "/contracts/{contract_id}", 200, "contract_not_found", change=False),
     RouteSpec("ListOrders", "GET", "/contracts/{contract_id}/orders", 200, "contract_not_found", change=False),
     RouteSpec("ListHistory", "GET", "/contracts/{contract_id}/history", 200, "contract_not_found", change=False),
+    RouteSpec("GetRenewalPreview", "GET", "/contracts/{contract_id}/renewal-preview", 200, "contract_not_found",
+              change=False),
     RouteSpec("GetOrder", "GET", "/orders/{order_id}", 200, "order_not_found", change=False, needs="draft"),
     RouteSpec("CreateSeatOrder", "POST", SUBSCRIPTION + "/seat-orders", 201, "contract_not_found", change=True,
               body=lambda t: {"seats_to_add": 1}),

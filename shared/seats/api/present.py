@@ -10,6 +10,7 @@ from seats.clock import iso
 from seats.domain.eligibility import Change, ineligibility
 from seats.domain.history import HistoryEvent
 from seats.domain.model import Contract, Order, PaymentMethod, RenewalOrder, SeatOrder, Subscription
+from seats.domain.preview import RenewalPreview
 
 
 def payment_method(pm: PaymentMethod) -> schemas.PaymentMethodOut:
@@ -110,4 +111,21 @@ def history_event(e: HistoryEvent) -> schemas.HistoryEventOut:
     return schemas.HistoryEventOut(
         event_id=e.event_id, type=e.type, at=iso(e.at), actor=e.actor,
         subscription_id=e.subscription_id, details=e.details,
+    )
+
+
+def renewal_preview(p: RenewalPreview) -> schemas.RenewalPreviewOut:
+    return schemas.RenewalPreviewOut(
+        contract_id=p.contract_id, currency=p.currency, renewal_date=p.renewal_date.isoformat(),
+        next_period=schemas.PeriodOut(term_start=p.next_period.term_start.isoformat(),
+                                      renewal_date=p.next_period.renewal_date.isoformat()),
+        lines=[schemas.RenewalPreviewLineOut(
+            subscription_id=entry.line.subscription_id, product=entry.product, seats=entry.line.seats,
+            unit_price=str(entry.line.unit_price), amount=str(entry.line.amount),
+            reduction_applied=entry.reduction_applied,
+        ) for entry in p.lines],
+        carried_over=[schemas.CarriedAmountOut(order_id=c.order_id, amount=str(c.amount)) for c in p.carried_over],
+        total=str(p.total),
+        payment_method=payment_method(p.payment_method) if p.payment_method else None,
+        warnings=list(p.warnings),
     )

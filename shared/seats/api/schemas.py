@@ -152,6 +152,37 @@ class PaymentMethodList(Out):
     payment_methods: list[PaymentMethodOut]
 
 
+class RenewalPreviewLineOut(Out):
+    subscription_id: str
+    product: str
+    seats: Annotated[int, Field(description="Seats the renewal charges: the pending reduction's, else the current")]
+    unit_price: Annotated[MoneyStr, Field(description="Price per seat per term")]
+    amount: Annotated[MoneyStr, Field(description="unit_price × seats")]
+    reduction_applied: Annotated[bool, Field(description="The seats are a pending reduction's, at the lower price")]
+
+
+class CarriedAmountOut(Out):
+    order_id: Annotated[str, Field(description="The order whose amount, below the provider's minimum, was carried")]
+    amount: MoneyStr
+
+
+RenewalWarning = Literal["card_expires_before_renewal", "no_payment_method", "auto_renew_off", "payment_past_due"]
+
+
+class RenewalPreviewOut(Out):
+    contract_id: str
+    currency: str
+    renewal_date: Annotated[DateStr, Field(description="The day the renewal charges")]
+    next_period: Annotated[PeriodOut, Field(description="The term the renewal pays for")]
+    lines: list[RenewalPreviewLineOut]
+    carried_over: Annotated[list[CarriedAmountOut], Field(description="Amounts owed, charged with this renewal")]
+    total: Annotated[MoneyStr, Field(description="What the renewal charges, with nothing changed in between")]
+    payment_method: Annotated[PaymentMethodOut | None, Field(description="The card on file the renewal charges")]
+    warnings: Annotated[list[RenewalWarning], Field(
+        description="What may stop the renewal as shown: card_expires_before_renewal (the card expires before the "
+                    "renewal date's month), no_payment_method, auto_renew_off, payment_past_due")]
+
+
 class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str

@@ -1,4 +1,4 @@
-"""Read use cases: the contracts a caller can see, their orders and history, single orders.
+"""Read use cases: the contracts a caller can see, their orders and history, single orders, renewal previews.
 
 Visibility follows docs/api.md (People and roles) through services/access.py: what the caller may not see is not found.
 """
@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import re
 
+from seats.domain import preview
 from seats.domain.codes import ErrorCode
 from seats.domain.errors import Unprocessable
 from seats.domain.history import HistoryEvent
@@ -87,3 +88,10 @@ def list_history(repo: Repository, contract_id: str, caller_id: str) -> list[His
 def get_order(repo: Repository, order_id: str, caller_id: str) -> Order:
     order, _, _ = visible_order(repo, order_id, caller_id)
     return order
+
+
+def renewal_preview(repo: Repository, contract_id: str, caller_id: str) -> preview.RenewalPreview:
+    """What the contract's next renewal will charge (docs/api.md, Renewal preview): one read, the contract
+    and the caller in one request; whoever may read the contract may preview it."""
+    contract, _ = visible_contract(repo, contract_id, caller_id)
+    return preview.renewal_preview(contract)

@@ -1,4 +1,4 @@
-"""Read routes: the caller's contracts, a contract's orders and history, single orders."""
+"""Read routes: the caller's contracts, a contract's orders, history and renewal preview, single orders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from seats import bootstrap, clock
 from seats.api import present
 from seats.api.answers import answers
 from seats.api.identity import current_caller
-from seats.api.schemas import ContractList, ContractOut, HistoryList, OrderList, OrderOut
+from seats.api.schemas import ContractList, ContractOut, HistoryList, OrderList, OrderOut, RenewalPreviewOut
 from seats.domain.codes import ErrorCode
 from seats.services import read
 
@@ -72,6 +72,16 @@ def list_history(contract_id: str) -> HistoryList:
     caller = current_caller(router)
     events = read.list_history(bootstrap.repository(), contract_id, caller.user_id)
     return HistoryList(events=[present.history_event(e) for e in events])
+
+
+@router.get(
+    "/contracts/<contract_id>/renewal-preview",
+    summary="What the next renewal will charge, on which card, and what may stop it",
+    responses=answers(200, "The renewal preview", None, {**_READ_PROBLEMS, 404: [ErrorCode.CONTRACT_NOT_FOUND]}),
+)
+def get_renewal_preview(contract_id: str) -> RenewalPreviewOut:
+    caller = current_caller(router)
+    return present.renewal_preview(read.renewal_preview(bootstrap.repository(), contract_id, caller.user_id))
 
 
 @router.get(
