@@ -121,6 +121,13 @@ EXPECTED_PROBLEMS: dict[str, dict[int, tuple[ErrorCode, ...]]] = {
               ErrorCode.REQUEST_IN_PROGRESS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.CONCURRENT_UPDATE),
         422: (ErrorCode.IDEMPOTENCY_KEY_REUSED,), 503: (ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE,),
     },
+    "PayRenewalNow": {
+        400: (ErrorCode.IDEMPOTENCY_KEY_REQUIRED,), 402: (ErrorCode.PAYMENT_DECLINED,),
+        403: (ErrorCode.NOT_CONTRACT_MANAGER,), 404: (ErrorCode.CONTRACT_NOT_FOUND,),
+        409: (ErrorCode.NOTHING_DUE, ErrorCode.CONTRACT_NOT_ACTIVE, ErrorCode.REQUEST_IN_PROGRESS,
+              ErrorCode.CONCURRENT_UPDATE),
+        422: (ErrorCode.IDEMPOTENCY_KEY_REUSED,), 503: (ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE,),
+    },
 }
 
 _CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")

@@ -1,14 +1,15 @@
-"""SubmitOrderFunction: submits an add-seats order exactly once."""
+"""SubmitOrderFunction: submits an add-seats order exactly once; pays a failed renewal now (PAY NOW)."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats.api.resolver import build_resolver
-from seats.api.routes import submit
+from seats.api.routes import renewal_payment, submit
 from seats.observability import logger, metrics, tracer
 
 app = build_resolver()
 app.include_router(submit.router)
+app.include_router(renewal_payment.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

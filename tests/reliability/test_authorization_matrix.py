@@ -12,8 +12,8 @@ Each cell has the exact answer docs/api.md gives it ("People and roles", "HTTP A
   route and target.
 
 Every request goes through the in-process gateway (see conftest.Api); every cell starts from the
-seed again (conftest.Scene), with a fresh draft for order routes and a pending reduction for its
-DELETE, so that the manager's cell can succeed.
+seed again (conftest.Scene), with a fresh draft for order routes, a pending reduction for its
+DELETE and a declined renewal (past_due) for PAY NOW, so that the manager's cell can succeed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import jwt
@@ -28,6 +29,7 @@ import pytest
 
 from infra import template
 from infra.local import jwt_tokens
+from seats import bootstrap
 from tests.reliability.conftest import (
     CARD_A,
     CARD_B,
@@ -76,7 +78,7 @@ class RouteSpec:
     not_found: str  # the code when the caller cannot see the resource
     change: bool  # True: a visible non-manager gets 403 not_contract_manager
     body: Callable[[dict[str, str]], Any] | None = None
-    needs: str = ""  # "draft": a fresh draft on the target; "reduction": a pending reduction
+    needs: str = ""  # "draft": a fresh draft on the target; "reduction": a pending reduction; "past_due": declined
     headers: Callable[[], dict[str, str]] = field(default=lambda: {})
 
 
@@ -104,6 +106,8 @@ ROUTES = [
               change=True, body=lambda t: {"payment_method_id": t["card"]}, needs="draft"),
     RouteSpec("SubmitOrder", "POST", "/orders/{order_id}/submit", 200, "order_not_found", change=True,
               needs="draft", headers=idempotency_key),
+    RouteSpec("PayRenewalNow", "POST", "/contracts/{contract_id}/renewal-payment", 200, "contract_not_found",
+              change=True, needs="past_due", headers=idempotency_key),
     RouteSpec("SetPendingReduction", "PUT", SUBSCRIPTION + "/pending-reduction", 200, "contract_not_found",
               change=True, body=lambda t: {"seats": t["reduce_to"]}),
     RouteSpec("CancelPendingReduction", "DELETE", SUBSCRIPTION + "/pending-reduction", 204, "contract_not_found",
@@ -155,8 +159,26 @@ def request_for(route: RouteSpec, target: str, scene: Scene) -> tuple[str, Any, 
                        reductions=(contract_id,) if route.needs == "reduction" else ())
     if route.needs == "draft":
         ids["order_id"] = made[contract_id]
+    if route.needs == "past_due":
+        declined_renewal(contract_id)
     path = path_of(route.path, **{k: v for k, v in ids.items() if "{" + k + "}" in route.path})
     return path, route.body(ids) if route.body else None, route.headers()
+
+
+# A renewal declined on 2026-11-20, nine days before the suites' now (2026-11-29): past_due, payable now.
+DECLINED = {CONTRACT_A: (date(2025, 11, 20), date(2026, 11, 20)), CONTRACT_B: (date(2026, 10, 20), date(2026, 11, 20))}
+
+
+def declined_renewal(contract_id: str) -> None:
+    repo = bootstrap.repository()
+    contract = repo.get_contract(contract_id)
+    assert contract is not None
+    contract.term_start, contract.renewal_date = DECLINED[contract_id]
+    contract.billing_anchor_day, contract.status = 20, "past_due"
+    contract.failed_renewal_attempts, contract.renewal_attempted_on = 1, DECLINED[contract_id][1]
+    work = repo.unit_of_work()
+    work.save_contract(contract)
+    work.commit()
 
 
 def describe(answer: Answer) -> tuple[int, str | None]:

@@ -1,10 +1,12 @@
-"""One answer per Idempotency-Key for POST /orders/{order_id}/submit: the Powertools idempotency store.
+"""One answer per Idempotency-Key for POST /orders/{order_id}/submit and POST
+/contracts/{contract_id}/renewal-payment: the Powertools idempotency store.
 
 Powertools idempotency keeps the first final answer (200 and 4xx, status and body) for 24 h, keyed
-on the caller and the header; the route and order id are the validated payload, so the same key on
-another order answers 422 idempotency_key_reused. What the store itself answers (a request still in
-progress, a key reused, a store that does not answer) becomes a domain error here. Which answers are
-final, and so kept, is the route's to say (seats.api.routes.submit).
+on the caller and the header; the route and the order or contract id are the validated payload, so
+the same key on another order, contract or route answers 422 idempotency_key_reused. What the store
+itself answers (a request still in progress, a key reused, a store that does not answer) becomes a
+domain error here. Which answers are final, and so kept, is the route's to say
+(seats.api.routes.submit, seats.api.routes.renewal_payment).
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from seats.domain.errors import DomainError, IdempotencyKeyReused, RequestInProg
 from seats.settings import get_settings
 
 ROUTE = "POST /orders/{order_id}/submit"
+RENEWAL_PAYMENT_ROUTE = "POST /contracts/{contract_id}/renewal-payment"
 KEY_PREFIX = "seats.submit_order"
 REPLAY_SECONDS = 86_400  # docs/api.md, Adding seats: the first answer is replayed for at least 24 h
 
-# A request ({"caller", "key", "route", "order_id"}) -> its final answer ({"status", "body"}).
+# A request ({"caller", "key", "route", "order_id" or "contract_id"}) -> its final answer ({"status", "body"}).
 FirstAnswer = Callable[[dict[str, str]], dict[str, Any]]
 
 
@@ -75,9 +78,10 @@ def request_digest(request: dict[str, str]) -> str:
 
 
 def idempotency_config(context: LambdaContext | None = None) -> IdempotencyConfig:
-    """Keys are per caller (two users never see each other's answers); route and order are checked."""
+    """Keys are per caller (two users never see each other's answers); the route and its order or contract
+    are checked (a submit's payload is [route, order_id], as it always was)."""
     return IdempotencyConfig(
-        event_key_jmespath="[caller, key]", payload_validation_jmespath="[route, order_id]",
+        event_key_jmespath="[caller, key]", payload_validation_jmespath="[route, order_id || contract_id]",
         expires_after_seconds=REPLAY_SECONDS, lambda_context=context, response_hook=_mark_replayed,
     )
 
@@ -86,14 +90,24 @@ def idempotent_request(caller_id: str, key: str, order_id: str) -> dict[str, str
     return {"caller": caller_id, "key": key, "route": ROUTE, "order_id": order_id}
 
 
+def renewal_payment_request(caller_id: str, key: str, contract_id: str) -> dict[str, str]:
+    return {"caller": caller_id, "key": key, "route": RENEWAL_PAYMENT_ROUTE, "contract_id": contract_id}
+
+
 def submit_once(first_answer: FirstAnswer, *, order_id: str, key: str, caller_id: str,
                 context: LambdaContext | None) -> dict[str, Any]:
     """The answer to this submit: the first one again for a key already used, else `first_answer`'s
     (kept when it returns, not kept when it raises). A replayed answer has "replayed": True."""
+    return answer_once(first_answer, idempotent_request(caller_id, key, order_id), context)
+
+
+def answer_once(first_answer: FirstAnswer, request: dict[str, str], context: LambdaContext | None) -> dict[str, Any]:
+    """The answer to `request` (one of the requests above): the first one again for a key already used,
+    else `first_answer`'s (kept when it returns, not kept when it raises)."""
     once = idempotent_function(first_answer, data_keyword_argument="request", persistence_store=idempotency_store(),
                                config=idempotency_config(context), key_prefix=KEY_PREFIX)
     try:
-        return once(request=idempotent_request(caller_id, key, order_id))
+        return once(request=request)
     except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
         raise RequestInProgress() from None
     except IdempotencyValidationError:

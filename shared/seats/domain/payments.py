@@ -50,7 +50,7 @@ class Payment:
     account_id: str
     amount: Money
     payment_method: PaymentMethod
-    off_session: bool  # a renewal run: the customer is not there to authenticate
+    off_session: bool  # a renewal run: the customer is not there to authenticate (PAY NOW: False)
     created_at: datetime
     status: PaymentStatus = "pending"
     provider_ref: str | None = None  # the provider's id (a Stripe PaymentIntent), recorded before it is confirmed
@@ -84,9 +84,12 @@ class Payment:
 
 
 def new_payment(purpose: PaymentPurpose, *, order_id: str, contract: Contract, amount: Money,
-                payment_method: PaymentMethod, at: datetime, period: date | None = None) -> Payment:
+                payment_method: PaymentMethod, at: datetime, period: date | None = None,
+                off_session: bool | None = None) -> Payment:
+    """`off_session`: the customer is not there to authenticate; by default a renewal is (the nightly run),
+    anything else is not. A renewal the manager pays now (PAY NOW) is on-session."""
     return Payment(
         payment_id=new_id("pay"), purpose=purpose, order_id=order_id, contract_id=contract.contract_id,
         account_id=contract.account_id, amount=amount, payment_method=payment_method,
-        off_session=purpose == "renewal", created_at=at, period=period,
+        off_session=purpose == "renewal" if off_session is None else off_session, created_at=at, period=period,
     )

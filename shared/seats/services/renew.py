@@ -6,6 +6,9 @@ money taken by the provider id recorded, then the renewed period, its order and 
 one transaction conditioned on the contract read. A message delivered twice, or a worker that crashed
 after the charge, resumes the payment the contract points to; a declining card is tried once per as-of
 date; a provider that does not answer raises (the payment stays pending; the message is retried).
+
+`on_session`: the manager pays now (seats.services.pay_now), the same way, except that the one automatic
+attempt per as-of date does not apply and new payments are on-session.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class _Run:
     gateway: PaymentGateway
     as_of: datetime
     outcome: RenewalOutcome
+    on_session: bool = False  # the customer is present: no one-attempt-a-day limit, on-session payments
 
     @property
     def today(self) -> date:
@@ -40,9 +44,10 @@ class _Run:
 
 
 def renew_contract(contract_id: str, as_of: datetime, repo: Repository, gateway: PaymentGateway,
-                   queue: RenewalQueue | None = None) -> RenewalOutcome:
-    """Renew every period of the contract due on `as_of`'s date; reseller contracts are untouched."""
-    run = _Run(repo, gateway, as_of, RenewalOutcome(contract_id))
+                   queue: RenewalQueue | None = None, *, on_session: bool = False) -> RenewalOutcome:
+    """Renew every period of the contract due on `as_of`'s date; reseller contracts are untouched.
+    `on_session`: the customer's own attempt (PAY NOW), not limited to one a day."""
+    run = _Run(repo, gateway, as_of, RenewalOutcome(contract_id), on_session)
     contract: Contract | None = repo.get_contract(contract_id)
     run.outcome.status = contract.status if contract else None
     for _ in range(PERIODS_PER_DELIVERY):
@@ -61,7 +66,7 @@ def _renew_period(run: _Run, contract: Contract) -> Contract | None:
     """One due period: resumed, or charged anew. The contract to carry on with, or None to stop."""
     payment = ledger.open_payment(run.repo, contract.renewal_payment_id)
     if payment is None:
-        if contract.renewal_attempted_on == run.today:
+        if contract.renewal_attempted_on == run.today and not run.on_session:
             return None  # today's automatic attempt for this period was made
         amount = contract.renewal_total
         if amount.amount == 0 or below_minimum(amount):
@@ -89,7 +94,7 @@ def _start(run: _Run, contract: Contract) -> Payment:
     assert contract.payment_method is not None  # checked by _uncharged_card
     payment = new_payment("renewal", order_id=renewal.renewal_order_id(contract.contract_id, contract.renewal_date),
                           contract=contract, amount=contract.renewal_total, payment_method=contract.payment_method,
-                          at=utc_now(), period=contract.renewal_date)
+                          at=utc_now(), period=contract.renewal_date, off_session=not run.on_session)
     contract.renewal_payment_id = payment.payment_id
     work = run.repo.unit_of_work()
     work.save_payment(payment)

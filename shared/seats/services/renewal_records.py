@@ -23,6 +23,7 @@ class RenewalOutcome:
     contract_id: str
     renewed: int = 0  # periods renewed, each with its own charge
     declines: int = 0
+    decline_code: str | None = None  # the last decline's (PAY NOW answers 402 with it)
     status: str | None = None  # the contract's status at the end; None if there is no such contract
     handed_on: bool = False  # more periods were due than one delivery renews: a new message carries on
 
@@ -127,6 +128,7 @@ def record_decline(repo: Repository, contract: Contract, decline_code: str, paym
         work.add_event(status_change[1])
     work.commit()
     outcome.declines += 1
+    outcome.decline_code = decline_code
     outcome.status = declined.status
 
 

@@ -1,0 +1,77 @@
+"""POST /contracts/{contract_id}/renewal-payment: PAY NOW, one answer per Idempotency-Key (docs/api.md,
+Renewal, "Paying a failed renewal now").
+
+The same idempotency as submit (seats.api.idempotency): the first final answer (200 and 4xx) is kept and
+replayed; 503, 409 concurrent_update and unexpected errors are raised, and so not kept. Charging a period
+once does not depend on this layer: the contract points to the period's payment (seats.services.renew).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
+
+from seats import bootstrap, clock
+from seats.api import idempotency, present, problems
+from seats.api.answers import answers
+from seats.api.identity import current_caller
+from seats.api.routes.submit import REPLAYED_HEADER
+from seats.api.schemas import ContractOut
+from seats.domain.codes import ErrorCode
+from seats.domain.errors import ConcurrentUpdate, DomainError, IdempotencyKeyRequired, PaymentDeclined
+from seats.observability import metrics
+from seats.services import pay_now
+
+router = APIGatewayHttpRouter()
+
+
+def _first_answer(request: dict[str, str]) -> dict[str, Any]:
+    """Pay now; a final answer is returned (and kept), anything worth retrying is raised (and not kept)."""
+    try:
+        contract = pay_now.pay_renewal_now(bootstrap.repository(), bootstrap.payment_gateway(),
+                                           request["contract_id"], request["caller"], clock.utc_now())
+    except DomainError as error:
+        if error.status >= 500 or isinstance(error, ConcurrentUpdate):
+            raise
+        if isinstance(error, PaymentDeclined):
+            metrics.add_metric(name="PaymentDeclines", unit=MetricUnit.Count, value=1)
+        return problems.kept_answer(error)
+    body = present.contract(contract, request["caller"], clock.today()).model_dump(mode="json")
+    return {"status": 200, "body": body}
+
+
+@router.post(
+    "/contracts/<contract_id>/renewal-payment", summary="Pay a failed renewal now, to the card on file",
+    tags=["Renewal"],
+    responses=answers(200, "The renewed contract (a replayed answer has Idempotent-Replayed: true)", ContractOut, {
+        400: [ErrorCode.IDEMPOTENCY_KEY_REQUIRED], 402: [ErrorCode.PAYMENT_DECLINED],
+        403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.CONTRACT_NOT_FOUND],
+        409: [ErrorCode.NOTHING_DUE, ErrorCode.CONTRACT_NOT_ACTIVE, ErrorCode.REQUEST_IN_PROGRESS,
+              ErrorCode.CONCURRENT_UPDATE],
+        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.IDEMPOTENCY_KEY_REUSED],
+        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
+    }),
+)
+def pay_renewal_now(
+    contract_id: Annotated[str, Path(description="Contract id")],
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", min_length=1, max_length=255,
+        description="Idempotency-Key: 1-255 characters, one per intended payment; a retry reuses it",
+    )] = None,
+):  # returns a Response; an annotation would make Powertools validate it as the body
+    if idempotency_key is None:
+        raise IdempotencyKeyRequired()
+    caller = current_caller(router)
+    request = idempotency.renewal_payment_request(caller.user_id, idempotency_key, contract_id)
+    answer = idempotency.answer_once(_first_answer, request, router.lambda_context)
+    status = answer["status"]
+    return Response(
+        status_code=status, body=json.dumps(answer["body"]),
+        content_type=content_types.APPLICATION_JSON if status < 400 else problems.PROBLEM_JSON,
+        headers={REPLAYED_HEADER: "true"} if answer.get("replayed") else None,
+    )
