@@ -12,11 +12,13 @@ domain error here. Which answers are final, and so kept, is the route's to say
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -32,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats import bootstrap
+from seats.api.problems import PROBLEM_JSON
 from seats.domain.codes import ErrorCode
 from seats.domain.errors import DomainError, IdempotencyKeyReused, RequestInProgress
 from seats.settings import get_settings
@@ -114,3 +117,17 @@ def answer_once(first_answer: FirstAnswer, request: dict[str, str], context: Lam
         raise IdempotencyKeyReused() from None
     except IdempotencyPersistenceLayerError:
         raise StoreUnavailable() from None
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def as_response(answer: dict[str, Any]) -> Response:
+    """A kept (or first) answer as the HTTP response: JSON for a success, problem+json for an error, and
+    the header Idempotent-Replayed on a replay."""
+    status = answer["status"]
+    return Response(
+        status_code=status, body=json.dumps(answer["body"]),
+        content_type=content_types.APPLICATION_JSON if status < 400 else PROBLEM_JSON,
+        headers={REPLAYED_HEADER: "true"} if answer.get("replayed") else None,
+    )

@@ -8,10 +8,8 @@ once does not depend on this layer: the contract points to the period's payment 
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,7 +18,6 @@ from seats import bootstrap, clock
 from seats.api import idempotency, present, problems
 from seats.api.answers import answers
 from seats.api.identity import current_caller
-from seats.api.routes.submit import REPLAYED_HEADER
 from seats.api.schemas import ContractOut
 from seats.domain.codes import ErrorCode
 from seats.domain.errors import ConcurrentUpdate, DomainError, IdempotencyKeyRequired, PaymentDeclined
@@ -69,9 +66,4 @@ def pay_renewal_now(
     caller = current_caller(router)
     request = idempotency.renewal_payment_request(caller.user_id, idempotency_key, contract_id)
     answer = idempotency.answer_once(_first_answer, request, router.lambda_context)
-    status = answer["status"]
-    return Response(
-        status_code=status, body=json.dumps(answer["body"]),
-        content_type=content_types.APPLICATION_JSON if status < 400 else problems.PROBLEM_JSON,
-        headers={REPLAYED_HEADER: "true"} if answer.get("replayed") else None,
-    )
+    return idempotency.as_response(answer)

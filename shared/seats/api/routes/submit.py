@@ -8,10 +8,8 @@ from the order (see seats.services.submit).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -30,7 +28,6 @@ from seats.services import submit
 
 router = APIGatewayHttpRouter()
 
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def _first_answer(request: dict[str, str]) -> dict[str, Any]:
@@ -80,9 +77,4 @@ def submit_order(
     caller = current_caller(router)
     answer = submit_once(order_id=order_id, key=idempotency_key, caller_id=caller.user_id,
                          context=router.lambda_context)
-    status = answer["status"]
-    return Response(
-        status_code=status, body=json.dumps(answer["body"]),
-        content_type=content_types.APPLICATION_JSON if status < 400 else problems.PROBLEM_JSON,
-        headers={REPLAYED_HEADER: "true"} if answer.get("replayed") else None,
-    )
+    return idempotency.as_response(answer)
