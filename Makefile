@@ -47,7 +47,7 @@ test: tools
 
 # Schemathesis with a larger budget (make test runs 5 valid + 5 invalid cases per operation).
 fuzz: install
-	SEATS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -n 2 --timeout 1800 tests/reliability/test_fuzz.py
+	SEATS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SEATS_LEDGER_EXAMPLES=2000 $(BIN)/pytest -q -n 2 --timeout 1800 tests/reliability/test_fuzz.py tests/reliability/test_ledger_model.py
 
 # Cold starts, DynamoDB requests, warm latency and renewal at scale; writes BENCHMARKS.md and bench/results.json.
 bench: install

@@ -1,0 +1,723 @@
+"""A model of the money rules (docs/payments.md) as a hypothesis state machine, for
+tests/reliability/test_ledger_model.py: random sequences of what the contract manager, the renewal worker
+and the reconciler do, with faults injected at the worst moments, run on any pair of ports (the in-memory
+fakes of tests/fakes.py, or the DynamoDB adapter and the sandbox gateway on moto).
+
+Faults come from wrappers around the ports (nothing in shared/ or tests/fakes.py is touched):
+- `FaultyGateway`: the provider times out before the capture (nothing taken) or after it (taken, no
+  answer), a look-up or a refund times out, or the process dies around a create, confirm or refund; or
+  another request lands between a capture and its answer (the draft cancelled, edited, given another card
+  or submitted again; the renewal message delivered twice, the card on file changed);
+- `FaultyRepository`: the commit that completes an order or renews a period (the one that settles a
+  payment as succeeded) loses a race, is throttled, or is written but answered with an error; or the
+  process dies before or after the n-th commit of the operation.
+A dead process is `Crash`, a BaseException that no handler of the code under test catches; the rule
+catches it: whatever was written stays, and the next operations (or the reconciler) carry on from there.
+
+What must hold after every step (`money_holds`), faults or not:
+- a completed order at or above the provider's minimum is paid by a kept charge (captured, not
+  refunded) of exactly its total, its ledger payment settled `succeeded` with that charge; one below the
+  minimum has no charge and is carried to the renewal; no two completed orders share a charge;
+- a kept charge is the charge of exactly one completed order, or its ledger payment is still unsettled
+  (pending, or refunding) - never settled without it;
+- seats of each subscription = initial + Σ completed additions − Σ reductions applied by renewals; one
+  seats_added history entry per completed order; reductions applied only as scheduled;
+- renewal orders chain period after period from the first renewal date, one per period, the contract
+  on the last one's term; carried amounts charged at most once;
+- the model's own knowledge: an order completes only if it was submitted; a submit that answered
+  completed it; a cancel that answered means it never completes.
+After a settle step (the reconciler at +11 minutes, no faults) also: no payment unsettled; every kept
+charge is the charge of exactly one completed order; every refunded or failed charge's payment is settled
+refunded or failed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar, Protocol
+
+from botocore.exceptions import ClientError
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from seats import bootstrap, clock
+from seats.domain.errors import ConcurrentUpdate, DomainError, PaymentProviderUnavailable
+from seats.domain.history import HistoryEvent
+from seats.domain.model import Contract, RenewalOrder, SeatOrder
+from seats.domain.payments import Payment, below_minimum
+from seats.services import add_seats, reconcile, reduce_seats, renew, submit
+from seats.services.payment_methods import set_contract_payment_method, set_order_payment_method
+from seats.services.ports import (
+    Charge,
+    PaymentGateway,
+    PaymentRequest,
+    ProviderPayment,
+    Repository,
+    UnitOfWork,
+)
+
+START = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)  # tests/conftest.py NOW
+CONTRACT, ACCOUNT, MANAGER = "330000000001", "acme", "u-mona"
+MAIN, LITE = "sub-main", "sub-lite"  # 60.00 a seat a month; 0.90 (a seat for up to 16 days is below 0.50)
+INITIAL_SEATS = {MAIN: 10, LITE: 3}
+FIRST_RENEWAL = date(2026, 12, 3)
+CARDS = {"good": "pm_good", "declines": "pm_declines", "times_out": "pm_times_out"}
+SUBMIT_KEYS = ("key-1", "key-2", "key-3")  # Idempotency-Keys of the caller: replays and new keys
+RECONCILE_DELAY = timedelta(minutes=11)  # the reconciler settles what is 10 minutes old
+ANY_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def seed_data() -> dict[str, Any]:
+    """One monthly contract with two subscriptions, three cards (good, declining, timing out after the capture)."""
+    return {"accounts": [{
+        "account_id": ACCOUNT, "name": "Acme Corp", "country": "US", "currency": "USD",
+        "users": [{"user_id": MANAGER, "email": "mona@acme.test", "role": "user"}],
+        "payment_methods": [
+            {"payment_method_id": CARDS["good"], "token": "tok_visa"},
+            {"payment_method_id": CARDS["declines"], "token": "tok_chargeCustomerFail"},
+            {"payment_method_id": CARDS["times_out"], "token": "tok_timeoutAfterCapture"},
+        ],
+        "contracts": [{
+            "contract_id": CONTRACT, "contract_manager": MANAGER, "purchase_channel": "online",
+            "auto_renew": True, "term": "monthly", "term_start": "2026-11-03",
+            "renewal_date": FIRST_RENEWAL.isoformat(), "billing_anchor_day": 3, "status": "active",
+            "payment_method_id": CARDS["good"],
+            "subscriptions": [
+                {"subscription_id": MAIN, "product": "AutoCAD", "seats": INITIAL_SEATS[MAIN], "assigned_seats": 2,
+                 "unit_price": "60.00"},
+                {"subscription_id": LITE, "product": "Viewer", "seats": INITIAL_SEATS[LITE], "unit_price": "0.90"},
+            ]}],
+    }]}
+
+
+def set_clock(at: datetime) -> None:
+    """The services' clock, as every suite moves it: SEATS_NOW, then bootstrap.reset()."""
+    os.environ["SEATS_NOW"] = clock.iso(at)
+    bootstrap.reset()
+
+
+# -- faults ------------------------------------------------------------------------------------------------
+
+class Crash(BaseException):
+    """The process died here (a Lambda timed out or ran out of memory): no handler of the code under test runs."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    at: int = 0  # for the commit faults: which commit of the operation (0: its first)
+
+
+CAPTURE_FAULTS = (  # at the provider, while money is taken
+    "timeout_before_capture",  # confirm_payment raises PaymentProviderUnavailable; the sandbox never hears of it
+    "timeout_after_capture",  # the sandbox captures, then the answer is lost
+    "crash_after_create",  # the provider's payment exists, its id was never recorded
+    "crash_before_confirm",
+    "crash_after_confirm",  # the money is taken and the process dies
+)
+MEANWHILE_SUBMIT = (  # another request lands between the capture and its answer (run on the ports as they are)
+    "meanwhile_cancel",  # the manager cancels the draft being paid
+    "meanwhile_edit",  # ... changes its seats
+    "meanwhile_card",  # ... chooses another card for it
+    "meanwhile_submit",  # ... submits it again with another key
+)
+MEANWHILE_RENEWAL = (
+    "meanwhile_renew",  # the renewal message delivered twice, the second worker running now
+    "meanwhile_card_on_file",  # the manager changes the card on file
+    "meanwhile_cancel",  # the manager cancels an open draft
+)
+LOOKUP_FAULTS = ("timeout_lookup",)  # get_payment does not answer
+REFUND_FAULTS = (  # at the provider, while money is given back
+    "timeout_refund",  # refund does not reach the provider
+    "crash_before_refund",
+    "crash_after_refund",  # refunded at the provider, the ledger not told
+)
+COMPLETION_FAULTS = (  # the commit that settles a payment as succeeded (an order completed, a period renewed)
+    "completion_conflict",  # ConcurrentUpdate, nothing written
+    "completion_throttled",  # ProvisionedThroughputExceededException, nothing written
+    "completion_lost_answer",  # written, then InternalServerError
+    "crash_before_completion",
+    "crash_after_completion",
+)
+COMMIT_FAULTS = (  # the n-th commit of the operation, whatever it writes
+    "crash_before_commit", "crash_after_commit", "throttled_commit", "lost_answer_commit",
+)
+
+
+def _faults(*kinds: tuple[str, ...]) -> st.SearchStrategy[Fault | None]:
+    """No fault, or one of `kinds`, or one of the commit faults at one of the operation's first 3 commits."""
+    planned = [Fault(kind) for group in kinds for kind in group]
+    planned += [Fault(kind, at) for kind in COMMIT_FAULTS for at in range(3)]
+    return st.one_of(st.none(), st.sampled_from(planned))  # shrinks to no fault
+
+
+submit_faults = _faults(CAPTURE_FAULTS, MEANWHILE_SUBMIT, LOOKUP_FAULTS, COMPLETION_FAULTS)
+change_faults = _faults(LOOKUP_FAULTS, REFUND_FAULTS)  # a draft changed or cancelled: its payment settled
+renewal_faults = _faults(CAPTURE_FAULTS, MEANWHILE_RENEWAL, LOOKUP_FAULTS, COMPLETION_FAULTS, REFUND_FAULTS)
+reconcile_faults = _faults(LOOKUP_FAULTS, COMPLETION_FAULTS, REFUND_FAULTS)
+subscriptions = st.sampled_from([MAIN, LITE])
+cards_on_file = st.sampled_from(["good", "good", "times_out", "declines"])
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "injected by the ledger model"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "TransactWriteItems")
+
+
+class Injector:
+    """The fault planned for the current operation (fired at most once), and what fired."""
+
+    def __init__(self, fired: Counter[str]) -> None:
+        self.plan: Fault | None = None
+        self.fired = fired  # by kind, across the run
+        self.fired_now: list[str] = []  # during the current operation
+        self.commits = 0  # commits of the current operation so far
+        self.changes = 0  # commits and provider calls that may change something, ever: the checks' clock
+        self.meanwhile: Callable[[str], None] = lambda kind: None  # runs the request of a meanwhile_* fault
+
+    def arm(self, fault: Fault | None) -> None:
+        self.plan, self.fired_now, self.commits = fault, [], 0
+
+    def disarm(self) -> None:
+        self.plan = None
+
+    def fires(self, kind: str, at: int | None = None) -> bool:
+        plan = self.plan
+        if plan is None or plan.kind != kind or (at is not None and plan.at != at):
+            return False
+        self.plan = None
+        self.fired[kind] += 1
+        self.fired_now.append(kind)
+        return True
+
+
+class FaultyGateway:
+    """The payment provider with the planned fault at its calls."""
+
+    def __init__(self, gateway: PaymentGateway, injector: Injector) -> None:
+        self.gateway = gateway
+        self.injector = injector
+
+    def create_payment(self, request: PaymentRequest) -> str:
+        self.injector.changes += 1
+        provider_ref = self.gateway.create_payment(request)
+        if self.injector.fires("crash_after_create"):
+            raise Crash("after create_payment")
+        return provider_ref
+
+    def confirm_payment(self, provider_ref: str, request: PaymentRequest) -> ProviderPayment:
+        self.injector.changes += 1
+        fires = self.injector.fires
+        if fires("timeout_before_capture"):
+            raise PaymentProviderUnavailable("injected: a time-out before the capture")
+        if fires("crash_before_confirm"):
+            raise Crash("before confirm_payment")
+        state = self.gateway.confirm_payment(provider_ref, request)
+        plan = self.injector.plan
+        if plan is not None and plan.kind.startswith("meanwhile_") and fires(plan.kind):
+            self.injector.meanwhile(plan.kind)
+        if fires("timeout_after_capture"):
+            raise PaymentProviderUnavailable("injected: a time-out after the capture")
+        if fires("crash_after_confirm"):
+            raise Crash("after confirm_payment")
+        return state
+
+    def get_payment(self, provider_ref: str) -> ProviderPayment | None:
+        if self.injector.fires("timeout_lookup"):
+            raise PaymentProviderUnavailable("injected: the look-up timed out")
+        return self.gateway.get_payment(provider_ref)
+
+    def cancel_payment(self, provider_ref: str) -> ProviderPayment:
+        self.injector.changes += 1
+        return self.gateway.cancel_payment(provider_ref)
+
+    def refund(self, provider_ref: str, idempotency_key: str) -> None:
+        self.injector.changes += 1
+        fires = self.injector.fires
+        if fires("timeout_refund"):
+            raise PaymentProviderUnavailable("injected: the refund timed out")
+        if fires("crash_before_refund"):
+            raise Crash("before refund")
+        self.gateway.refund(provider_ref, idempotency_key)
+        if fires("crash_after_refund"):
+            raise Crash("after refund")
+
+    def __getattr__(self, name: str) -> Any:  # attach, list_charges
+        return getattr(self.gateway, name)
+
+
+class FaultyRepository:
+    """The repository whose units of work fail as planned."""
+
+    def __init__(self, repo: Repository, injector: Injector) -> None:
+        self.repo = repo
+        self.injector = injector
+
+    def unit_of_work(self) -> UnitOfWork:
+        return FaultyUnit(self.repo.unit_of_work(), self.injector)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.repo, name)
+
+
+class FaultyUnit:
+    def __init__(self, work: UnitOfWork, injector: Injector) -> None:
+        self.work = work
+        self.injector = injector
+        self.completion = False  # settles a payment as succeeded: an order completed, or a period renewed
+
+    def save_payment(self, payment: Payment) -> None:
+        self.completion = self.completion or payment.status == "succeeded"
+        self.work.save_payment(payment)
+
+    def commit(self) -> None:
+        injector = self.injector
+        injector.changes += 1
+        index, injector.commits = injector.commits, injector.commits + 1
+        fires = injector.fires
+        if self.completion and fires("completion_conflict"):
+            raise ConcurrentUpdate()
+        if (self.completion and fires("completion_throttled")) or fires("throttled_commit", index):
+            raise _client_error("ProvisionedThroughputExceededException", 400)
+        if (self.completion and fires("crash_before_completion")) or fires("crash_before_commit", index):
+            raise Crash("before a commit")
+        lost = (self.completion and fires("completion_lost_answer")) or fires("lost_answer_commit", index)
+        crash = (self.completion and fires("crash_after_completion")) or fires("crash_after_commit", index)
+        self.work.commit()
+        if lost:
+            raise _client_error("InternalServerError", 500)
+        if crash:
+            raise Crash("after a commit")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.work, name)
+
+
+# -- the run's figures -------------------------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    examples: int = 0
+    steps: int = 0  # rules run (hypothesis steps)
+    operations: int = 0  # service calls made by them
+    settles: int = 0
+    checks: int = 0  # invariants evaluated (each one, each time)
+    charges_checked: int = 0  # charges examined by the invariants (each time)
+    charges_made: int = 0  # provider payments that reached a final answer, over all examples
+    kept_at_end: int = 0  # of those, kept (captured, not refunded) once settled
+    faults: Counter[str] = field(default_factory=Counter)  # fired, by kind
+    outcomes: Counter[str] = field(default_factory=Counter)  # "<operation> <outcome>"
+
+    def faults_fired(self) -> int:
+        return sum(self.faults.values())
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items()))
+        return (f"{self.examples} examples, {self.steps} steps ({self.operations} service calls), "
+                f"{self.settles} settles; "
+                f"{self.faults_fired()} faults fired ({kinds}); {self.charges_made} charges made, "
+                f"{self.kept_at_end} kept at the end, {self.charges_checked} charge checks; "
+                f"{self.checks} invariant checks")
+
+
+# -- the ports under test ----------------------------------------------------------------------------------
+
+class World(Protocol):
+    repo: Repository
+    gateway: PaymentGateway
+
+    def close(self) -> None: ...
+
+
+# -- the state machine -------------------------------------------------------------------------------------
+
+def _payment_id_of(charge: Charge) -> str:
+    """The ledger payment a provider payment belongs to: its idempotency key is `seats:payment:<id>`."""
+    prefix = "seats:payment:"
+    assert charge.idempotency_key.startswith(prefix), charge
+    return charge.idempotency_key.removeprefix(prefix)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Subclassed per pair of ports: `make_world` builds a fresh, seeded world for each example."""
+
+    make_world: ClassVar[Callable[[], World]]
+    stats: ClassVar[Stats]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = START
+        set_clock(self.now)
+        self.world = type(self).make_world()
+        self.injector = Injector(self.stats.faults)
+        self.injector.meanwhile = self._meanwhile
+        self.paying: str | None = None  # the order the current submit pays
+        self.repo = FaultyRepository(self.world.repo, self.injector)
+        self.gateway = FaultyGateway(self.world.gateway, self.injector)
+        self.latest: dict[str, str] = {}  # the latest order created, by subscription
+        self.submitted: set[str] = set()  # orders a submit was made for
+        self.answered_completed: set[str] = set()  # a submit answered with the completed order
+        self.answered_cancelled: set[str] = set()  # a cancel answered
+        self.reductions: dict[str, set[int]] = {MAIN: set(), LITE: set()}  # seats scheduled at renewal
+        self.settled = True
+        self.stats.examples += 1
+        self.invariant_runs = 0  # once before the first step, then after each step
+        # What the last check read, kept while nothing changed (the injector counts every commit and every
+        # provider call that may change something): a step that wrote nothing is not read again.
+        self.checked: tuple[int, bool] | None = None  # (changes, settled) at the last check
+        self.contract: Contract | None = None
+        self.history_for: frozenset[str] | None = None  # the completed orders the history was last read for
+        self.added: Counter[str] = Counter()  # seats_added entries by order
+        self.reduced: list[HistoryEvent] = []  # seats_reduced entries
+        self.terminal: dict[str, Payment] = {}  # ledger payments read in a final status (they never change)
+
+    # -- running one operation -----------------------------------------------------------------------
+    def _run(self, operation: str, fault: Fault | None, call: Callable[[], Any]) -> Any:
+        """Run `call` with `fault` planned; None when it failed as a client would see (the error, or no answer)."""
+        self.stats.operations += 1
+        self.settled = False
+        self.injector.arm(fault)
+        outcome, result = "ok", None
+        try:
+            result = call()
+        except Crash:
+            outcome = "crashed"
+        except ClientError as error:
+            assert self.injector.fired_now, f"{operation}: a DynamoDB error nobody injected: {error}"
+            outcome = error.response["Error"]["Code"]
+        except ConcurrentUpdate:
+            assert self.injector.fired_now, f"{operation}: concurrent_update with no other writer and no fault"
+            outcome = "concurrent_update"
+        except DomainError as error:
+            outcome = str(error.code)
+        finally:
+            self.injector.disarm()
+        self.stats.outcomes[f"{operation} {outcome}"] += 1
+        return result
+
+    def _meanwhile(self, kind: str) -> None:
+        """Another request, on the ports as they are (no faults), while a capture's answer is on its way."""
+        repo, gateway = self.world.repo, self.world.gateway
+        contract = repo.get_contract(CONTRACT)
+        assert contract is not None
+        order_id = self.paying or next((s.open_order_id for s in contract.subscriptions if s.open_order_id), None)
+        order = repo.get_order(order_id) if order_id else None
+        if kind == "meanwhile_renew":
+            self._attempt(kind, lambda: renew.renew_contract(CONTRACT, clock.utc_now(), repo, gateway))
+        elif kind == "meanwhile_card_on_file":
+            card = CARDS["times_out"] if contract.payment_method and \
+                contract.payment_method.payment_method_id == CARDS["good"] else CARDS["good"]
+            self._attempt(kind, lambda: set_contract_payment_method(repo, CONTRACT, card, MANAGER))
+        elif not isinstance(order, SeatOrder):
+            return
+        elif kind == "meanwhile_cancel" and self._attempt(kind, lambda: add_seats.cancel_draft(
+                repo, gateway, order.order_id, MANAGER)):
+            self.answered_cancelled.add(order.order_id)
+        elif kind == "meanwhile_edit":
+            self._attempt(kind, lambda: add_seats.update_draft(
+                repo, gateway, order.order_id, order.seats_to_add % 3 + 1, MANAGER))
+        elif kind == "meanwhile_card":
+            card = CARDS["declines"] if order.payment_method and \
+                order.payment_method.payment_method_id == CARDS["good"] else CARDS["good"]
+            self._attempt(kind, lambda: set_order_payment_method(repo, gateway, order.order_id, card, MANAGER))
+        elif kind == "meanwhile_submit" and self._attempt(kind, lambda: submit.submit(
+                repo, gateway, order.order_id, MANAGER, f"{MANAGER}:other")):
+            self.answered_completed.add(order.order_id)
+
+    def _attempt(self, operation: str, call: Callable[[], Any]) -> bool:
+        """A request with no fault planned: True if it answered, False for the error it answered with."""
+        self.stats.operations += 1
+        try:
+            call()
+        except ConcurrentUpdate:
+            raise AssertionError(f"{operation}: concurrent_update with no other writer") from None
+        except DomainError as error:
+            self.stats.outcomes[f"{operation} {error.code}"] += 1
+            return False
+        self.stats.outcomes[f"{operation} ok"] += 1
+        return True
+
+    def _move_clock(self, by: timedelta) -> None:
+        self.now += by
+        set_clock(self.now)
+
+    # -- the contract manager ----------------------------------------------------------------------------
+    @initialize(main=st.integers(1, 3), lite=st.integers(1, 3))
+    def first_drafts(self, main: int, lite: int) -> None:
+        self.create_draft(MAIN, main)
+        self.create_draft(LITE, lite)
+
+    def _contract(self) -> Contract:
+        """The contract as stored (as the last check read it, if nothing changed since)."""
+        if self.contract is None or self.checked is None or self.checked[0] != self.injector.changes:
+            self.contract = self.world.repo.get_contract(CONTRACT)
+        assert self.contract is not None
+        return self.contract
+
+    def _order_of(self, subscription: str) -> str | None:
+        """What the manager acts on: the subscription's open draft, else its latest order (a replay)."""
+        return self._contract().subscription(subscription).open_order_id or self.latest.get(subscription)
+
+    @rule(subscription=subscriptions, seats=st.integers(1, 3))
+    def create_draft(self, subscription: str, seats: int) -> None:
+        order = self._run("create draft", None, lambda: add_seats.create_draft(
+            self.repo, CONTRACT, subscription, seats, MANAGER))
+        if order is not None:
+            self.latest[subscription] = order.order_id
+
+    @rule(subscription=subscriptions, seats=st.integers(1, 3), fault=change_faults)
+    def edit_draft(self, subscription: str, seats: int, fault: Fault | None) -> None:
+        order = self._order_of(subscription)
+        if order is not None:
+            self._run("edit draft", fault, lambda: add_seats.update_draft(
+                self.repo, self.gateway, order, seats, MANAGER))
+
+    @rule(subscription=subscriptions, fault=change_faults)
+    def cancel_draft(self, subscription: str, fault: Fault | None) -> None:
+        order = self._order_of(subscription)
+        if order is None:
+            return
+        cancelled = self._run("cancel draft", fault, lambda: add_seats.cancel_draft(
+            self.repo, self.gateway, order, MANAGER))
+        if cancelled is not None:
+            assert cancelled.status == "cancelled", cancelled
+            self.answered_cancelled.add(order)
+
+    @rule(subscription=subscriptions, card=st.sampled_from(sorted(CARDS)), fault=change_faults)
+    def choose_card(self, subscription: str, card: str, fault: Fault | None) -> None:
+        order = self._order_of(subscription)
+        if order is not None:
+            self._run("choose card", fault, lambda: set_order_payment_method(
+                self.repo, self.gateway, order, CARDS[card], MANAGER))
+
+    @rule(subscription=subscriptions, key=st.sampled_from(SUBMIT_KEYS), fault=submit_faults,
+          seats=st.integers(0, 3))
+    def submit(self, subscription: str, key: str, fault: Fault | None, seats: int) -> None:
+        """Submit the open draft; with none open, first open one of `seats` seats, or (0) submit the latest
+        order again (a replay, with the same key or another)."""
+        if self._contract().subscription(subscription).open_order_id is None and seats:
+            self.create_draft(subscription, seats)
+        order = self._order_of(subscription)
+        if order is None:
+            return
+        self.submitted.add(order)
+        self.paying = order
+        try:
+            done = self._run("submit", fault, lambda: submit.submit(
+                self.repo, self.gateway, order, MANAGER, f"{MANAGER}:{key}"))
+        finally:
+            self.paying = None
+        if done is not None:
+            assert done.status == "completed" and done.order_id == order, done
+            self.answered_completed.add(order)
+
+    @rule(subscription=subscriptions, seats=st.integers(0, 12))
+    def change_reduction(self, subscription: str, seats: int) -> None:
+        """Schedule (or replace) the seats at renewal; 0 cancels the pending reduction."""
+        if seats == 0:
+            self._run("cancel reduction", None, lambda: reduce_seats.cancel_reduction(
+                self.repo, CONTRACT, subscription, MANAGER))
+        elif self._run("reduce", None, lambda: reduce_seats.schedule_reduction(
+                self.repo, CONTRACT, subscription, MANAGER, seats)) is not None:
+            self.reductions[subscription].add(seats)
+
+    # -- time, the renewal worker, the reconciler -------------------------------------------------------
+    def _renew(self, card: str, fault: Fault | None) -> None:
+        """The manager's card on file `card`, then the renewal worker's run for the contract, now."""
+        self._run("card on file", None, lambda: set_contract_payment_method(self.repo, CONTRACT, CARDS[card], MANAGER))
+        self._run("renew", fault, lambda: renew.renew_contract(CONTRACT, clock.utc_now(), self.repo, self.gateway))
+
+    @rule(days=st.integers(1, 10), card=cards_on_file, fault=renewal_faults)
+    def nights_pass(self, days: int, card: str, fault: Fault | None) -> None:
+        """`days` days on, at 02:00: the scheduler's run renews the contract if it is due (missed days too),
+        with `card` on file."""
+        day = self.now.date() + timedelta(days=days)
+        self._move_clock(datetime.combine(day, time(2, 0), tzinfo=UTC) - self.now)
+        self._renew(card, fault)
+
+    def _renewal_due(self) -> bool:
+        contract = self._contract()
+        return contract.status != "cancelled" and contract.renewal_date <= self.now.date()
+
+    @precondition(_renewal_due)
+    @rule(card=cards_on_file, fault=renewal_faults)
+    def renew_again(self, card: str, fault: Fault | None) -> None:
+        """The renewal message delivered again (after a failed run), or a run later the same day."""
+        self._renew(card, fault)
+
+    @rule(fault=reconcile_faults)
+    def reconcile(self, fault: Fault | None) -> None:
+        """The reconciler 11 minutes on."""
+        self._move_clock(RECONCILE_DELAY)
+        self._run("reconcile", fault, lambda: reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway))
+
+    @precondition(lambda self: not self.settled)
+    @rule()
+    def settle(self) -> None:
+        """The reconciler 11 minutes on, the provider answering: everything started before is settled."""
+        self._move_clock(RECONCILE_DELAY)
+        self.injector.arm(None)
+        outcome = reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway)  # nothing may escape
+        assert outcome.oldest_unsettled is None, f"the reconciler left payments unsettled: {outcome}"
+        self.stats.operations += 1
+        self.stats.settles += 1
+        self.settled = True
+
+    # -- what must hold ------------------------------------------------------------------------------------
+    @invariant()
+    def money_holds(self) -> None:
+        self.invariant_runs += 1
+        self.check(settled=self.settled)
+
+    def teardown(self) -> None:
+        try:
+            self.stats.steps += max(self.invariant_runs - 1, 0)
+            if self.invariant_runs > 1:  # the example's end, settled, and checked from fresh reads
+                self.settle()
+                self.checked, self.history_for, self.terminal = None, None, {}
+                self.check(settled=True)
+                charges = self.world.gateway.list_charges()
+                self.stats.charges_made += len(charges)
+                self.stats.kept_at_end += sum(c.status == "succeeded" for c in charges)
+        finally:
+            self.world.close()
+
+    def _holds(self, condition: bool, message: str) -> None:
+        self.stats.checks += 1
+        assert condition, message
+
+    def check(self, *, settled: bool) -> None:
+        repo, gateway, holds = self.world.repo, self.world.gateway, self._holds
+        changes = self.injector.changes
+        if self.checked is not None and self.checked[0] == changes and (self.checked[1] or not settled):
+            return  # nothing changed since a check at least as strict
+        self.checked = (changes, settled)
+        self.contract = contract = repo.get_contract(CONTRACT)
+        assert contract is not None
+        orders = repo.list_orders(CONTRACT)
+        charges = {c.charge_id: c for c in gateway.list_charges()}
+        self.stats.charges_checked += len(charges)
+        kept = {cid: c for cid, c in charges.items() if c.status == "succeeded"}
+        completed = [o for o in orders if o.status == "completed"]
+        done_now = frozenset(o.order_id for o in completed)
+        if settled or done_now != self.history_for:  # the entries that matter are written with the orders
+            history = repo.list_history(CONTRACT)
+            self.added = Counter(e.details["order_id"] for e in history if e.type == "seats_added")
+            self.reduced = [e for e in history if e.type == "seats_reduced"]
+            self.history_for = done_now
+        payments: dict[str, Payment | None] = {}
+
+        def payment(payment_id: str | None) -> Payment | None:
+            if payment_id is None:
+                return None
+            if payment_id in self.terminal:
+                return self.terminal[payment_id]
+            if payment_id not in payments:
+                payments[payment_id] = found = repo.get_payment(payment_id)
+                if found is not None and not found.unsettled:
+                    self.terminal[payment_id] = found
+            return payments[payment_id]
+
+        # Every completed order is paid exactly: a kept charge of its total, or carried (below the minimum).
+        paid_by: dict[str, list[str]] = defaultdict(list)
+        for order in completed:
+            if order.charge_id is None:
+                holds(order.total.amount == 0 or below_minimum(order.total),
+                      f"seats without money: {order.type} order {order.order_id} of {order.total} completed uncharged")
+                holds(order.payment_id is None, f"order {order.order_id} completed uncharged with a payment")
+                if isinstance(order, SeatOrder):
+                    holds(order.carried_to_renewal == (order.total.amount > 0),
+                          f"order {order.order_id} below the minimum not carried to the renewal")
+                continue
+            paid_by[order.charge_id].append(order.order_id)
+            charge = kept.get(order.charge_id)
+            status = charges[order.charge_id].status if order.charge_id in charges else "missing"
+            holds(charge is not None, f"seats without money: {order.type} order {order.order_id} completed with "
+                                      f"charge {order.charge_id}, which is {status}")
+            assert charge is not None
+            holds(charge.amount == order.total,
+                  f"order {order.order_id} of {order.total} paid by a charge of {charge.amount}")
+            paid = payment(order.payment_id)
+            holds(paid is not None and paid.status == "succeeded" and paid.provider_ref == order.charge_id,
+                  f"order {order.order_id}: its ledger payment is {paid}")
+        for charge_id, order_ids in paid_by.items():
+            holds(len(order_ids) == 1, f"charge {charge_id} pays {len(order_ids)} orders: {order_ids}")
+
+        # Every kept charge pays a completed order, or its payment is not settled yet.
+        for charge_id, charge in kept.items():
+            if charge_id in paid_by:
+                continue
+            left = payment(_payment_id_of(charge))
+            holds(not settled and left is not None and left.unsettled,
+                  f"money kept for nothing: charge {charge_id} of {charge.amount} pays no completed order; "
+                  f"its ledger payment is {left.status if left else 'missing'}")
+
+        # Seats: initial + completed additions − reductions applied at renewal; history agrees.
+        renewal_orders = sorted((o for o in orders if isinstance(o, RenewalOrder)),
+                                key=lambda o: o.period.term_start)
+        renewal_ids = {o.order_id for o in renewal_orders}
+        added, reduced = self.added, self.reduced
+        for order in orders:
+            expected = 1 if isinstance(order, SeatOrder) and order.status == "completed" else 0
+            holds(added[order.order_id] == expected,
+                  f"{added[order.order_id]} seats_added entries for order {order.order_id} ({order.status})")
+        for entry in reduced:
+            holds(entry.details["order_id"] in renewal_ids and entry.subscription_id is not None
+                  and entry.details["seats_after"] in self.reductions[entry.subscription_id],
+                  f"a reduction nobody scheduled, or applied by no renewal: {entry}")
+        holds(len({(e.details["order_id"], e.subscription_id) for e in reduced}) == len(reduced),
+              "a reduction applied twice by one renewal")
+        for subscription in contract.subscriptions:
+            sid = subscription.subscription_id
+            additions = sum(o.seats_to_add for o in completed if isinstance(o, SeatOrder) and o.subscription_id == sid)
+            reductions = sum(e.details["seats_before"] - e.details["seats_after"]
+                             for e in reduced if e.subscription_id == sid)
+            holds(subscription.seats == INITIAL_SEATS[sid] + additions - reductions,
+                  f"{sid} has {subscription.seats} seats, not {INITIAL_SEATS[sid]} + {additions} − {reductions}")
+
+        # Renewals: one order per period, period after period; the contract on the last one's term.
+        starts = [o.period.term_start for o in renewal_orders]
+        holds(len(set(starts)) == len(starts), f"a period renewed twice: {starts}")
+        expected_start = FIRST_RENEWAL
+        for order in renewal_orders:
+            holds(order.period.term_start == expected_start and order.status == "completed",
+                  f"renewal order {order.order_id} for {order.period}, expected from {expected_start}")
+            lines = sum((line.amount.amount for line in order.lines), start=0)
+            carried = sum((c.amount.amount for c in order.carried_over), start=0)
+            holds(order.total.amount == lines + carried, f"renewal order {order.order_id}: {order.total} ≠ lines")
+            expected_start = order.period.renewal_date
+        holds(contract.renewal_date == expected_start and
+              (not renewal_orders or contract.term_start == renewal_orders[-1].period.term_start),
+              f"contract on {contract.term_start}..{contract.renewal_date}, renewals up to {expected_start}")
+
+        # Carried amounts: charged by at most one renewal; owed until then unless the contract ended.
+        carried_ids = [c.order_id for o in renewal_orders for c in o.carried_over] + \
+            [c.order_id for c in contract.carried_over]
+        holds(len(set(carried_ids)) == len(carried_ids), f"an amount carried twice: {carried_ids}")
+        for order in completed:
+            if isinstance(order, SeatOrder) and order.carried_to_renewal:
+                holds(order.order_id in carried_ids or contract.status == "cancelled",
+                      f"carried order {order.order_id} is neither owed nor charged")
+
+        # The model's own knowledge of what answered.
+        done = {o.order_id for o in completed if isinstance(o, SeatOrder)}
+        holds(done <= self.submitted, f"orders completed without a submit: {done - self.submitted}")
+        holds(self.answered_completed <= done, f"answered completed, not completed: {self.answered_completed - done}")
+        holds(not self.answered_cancelled & done, f"cancelled, then completed: {self.answered_cancelled & done}")
+
+        if not settled:
+            return
+        unsettled = list(repo.unsettled_payment_ids(ANY_TIME))
+        holds(not unsettled, f"payments left unsettled after the reconciler: {unsettled}")
+        for charge_id, charge in charges.items():
+            if charge.status == "succeeded":
+                continue
+            ledger = payment(_payment_id_of(charge))
+            expected = "refunded" if charge.status == "refunded" else "failed"
+            holds(ledger is not None and ledger.status == expected and charge_id not in paid_by,
+                  f"charge {charge_id} is {charge.status}, its ledger payment {ledger}")
+
