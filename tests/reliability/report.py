@@ -35,6 +35,7 @@ AREAS = {  # module -> area, in report order
     "test_authorization_matrix": "Authorization matrix (docs/api.md: People and roles, HTTP API)",
     "test_concurrency": "Concurrency (one subscription, many writers)",
     "test_fault_injection": "Fault injection (DynamoDB, payment provider, crashed worker)",
+    "test_ledger_model": "Ledger model (money invariants, hypothesis state machine, docs/payments.md)",
     "test_input_hardening": "Input hardening (hostile requests)",
     "test_template_security": "Template security (template.yaml)",
 }
