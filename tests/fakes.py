@@ -30,7 +30,7 @@ from infra import seed as seed_loader
 from seats.adapters.dynamodb import keys
 from seats.adapters.payments.sandbox import Sandbox, SandboxPayment
 from seats.clock import iso, utc_now
-from seats.domain import events
+from seats.domain import events, notices
 from seats.domain.errors import ConcurrentUpdate
 from seats.domain.history import HistoryEvent
 from seats.domain.model import Account, Contract, Order, PaymentMethod, User, new_id
@@ -192,6 +192,22 @@ class MemoryRepository:
                          and keys.due_shard(c.contract_id) == shard and _renewal_sort_key(c) < before)
         for sort_key in due:
             yield sort_key.split("#", 1)[1]
+
+    def notice_shards(self) -> list[str]:
+        return keys.all_notice_shards()
+
+    def notice_contract_ids(self, as_of: date, shard: str) -> Iterator[str]:
+        """The sparse notice index: contracts with a notice of the period still to send, keyed
+        `<lead>#<next notice date>#<id>` in `shard`; one range per lead (keys.notice_range), in key order."""
+        with self.lock:
+            entries = sorted(keys.notice_sort_key(*upcoming, c.contract_id) for c in self.contracts.values()
+                             if keys.notice_shard(c.contract_id) == shard
+                             and (upcoming := notices.next_notice(c)) is not None)
+        for lead in notices.ALL_LEADS:
+            first, last = keys.notice_range(as_of, lead)
+            for sort_key in entries:
+                if first <= sort_key <= last:
+                    yield sort_key.rsplit("#", 1)[1]
 
     def unsettled_payment_ids(self, started_before: datetime) -> Iterator[str]:
         """The sparse unsettled index: payments pending or refunding, shard by shard, each shard by

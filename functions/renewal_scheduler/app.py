@@ -1,4 +1,5 @@
-"""RenewalSchedulerFunction: each night, sends the contracts due for renewal to the renewal queue."""
+"""RenewalSchedulerFunction: each night, sends the contracts due for renewal to the renewal queue, then sends
+the renewal notices due (RenewalUpcoming, 30 and 7 days before a renewal)."""
 
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from seats import bootstrap, clock
 from seats.observability import logger, metrics, tracer
-from seats.services import schedule
+from seats.services import notices, schedule
 from seats.settings import get_settings
 
 
@@ -32,9 +33,15 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     queue_url = get_settings().renewal_queue_url
     if not queue_url:
         raise RuntimeError("RENEWAL_QUEUE_URL is not set")
-    answer = schedule.enqueue_due_contracts(as_of(event), bootstrap.repository(), bootstrap.renewal_queue())
+    run_as_of, repo = as_of(event), bootstrap.repository()
+    answer = schedule.enqueue_due_contracts(run_as_of, repo, bootstrap.renewal_queue())
+    sent = notices.send_renewal_notices(run_as_of, repo,
+                                        time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    answer["notices"] = sent.sent
     if answer["enqueued"] < answer["due"]:
         logger.error("Some due contracts were not enqueued; the next run picks them up", extra=answer)
+    elif sent.left:
+        logger.warning("Time ran short: the next run sends the notices left", extra={**answer, "left": sent.left})
     else:
-        logger.info("Due contracts enqueued", extra=answer)
+        logger.info("Due contracts enqueued, renewal notices sent", extra=answer)
     return answer

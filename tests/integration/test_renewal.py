@@ -459,18 +459,18 @@ def renewal_queue(aws, monkeypatch):
 def test_the_scheduler_enqueues_every_due_online_contract_including_missed_days(seed, renewal_queue):
     seed(**{
         "330000000010": dict(renewal_date="2027-02-20", term_start="2026-02-20"),  # a missed day
-        "330000000011": dict(renewal_date="2027-03-02", term_start="2026-03-02"),  # not yet
+        "330000000011": dict(renewal_date="2027-03-02", term_start="2026-03-02"),  # not yet: its 2 notices now
         "330000000012": dict(purchase_channel="reseller"),
         "330000000013": dict(status="cancelled"),
     })
     answer = scheduler(SCHEDULE_EVENT, LambdaContext())
-    assert answer == {"as_of": "2027-03-01T02:00:00.000Z", "due": 3, "enqueued": 3}
+    assert answer == {"as_of": "2027-03-01T02:00:00.000Z", "due": 3, "enqueued": 3, "notices": 2}
     bodies = renewal_queue()
     assert sorted(b["contract_id"] for b in bodies) == sorted([ACME, GLOBEX, "330000000010"])
     assert {b["as_of"] for b in bodies} == {"2027-03-01T02:00:00.000Z"}
 
 
-def test_the_scheduler_reads_only_the_due_index(seed, renewal_queue):
+def test_the_scheduler_reads_only_the_due_and_notice_indexes(seed, renewal_queue):
     seed()
     operations: list[tuple[str, str | None]] = []
 
@@ -479,8 +479,9 @@ def test_the_scheduler_reads_only_the_due_index(seed, renewal_queue):
 
     bootstrap.aws_client("dynamodb").meta.events.register("before-parameter-build.dynamodb.*", record)
     scheduler(SCHEDULE_EVENT, LambdaContext())
-    assert len(operations) == keys.DUE_SHARDS
-    assert set(operations) == {("Query", "DueIndex")}
+    assert operations.count(("Query", "DueIndex")) == keys.DUE_SHARDS
+    assert operations.count(("Query", "NoticeIndex")) == keys.NOTICE_SHARDS * 2  # one range per lead: 30, 7
+    assert set(operations) == {("Query", "DueIndex"), ("Query", "NoticeIndex")}  # no notice due: nothing read
 
 
 def test_the_scheduler_sends_ten_messages_per_batch(seed, renewal_queue):

@@ -143,8 +143,9 @@ def test_a_sample_event_replays_through_its_function_with_a_sane_answer(sample, 
         if logical_id == "ReconcilePaymentsFunction":  # the seed has no payment in progress
             assert answer == {"as_of": answer["as_of"], "examined": 0, "completed": 0, "refunded": 0, "failed": 0}
         else:
-            assert set(answer) == {"as_of", "due", "enqueued"}, answer
+            assert set(answer) == {"as_of", "due", "enqueued", "notices"}, answer
             assert isinstance(answer["due"], int) and answer["enqueued"] == answer["due"]
+            assert isinstance(answer["notices"], int)
     elif event["Records"][0]["eventSource"] == "aws:dynamodb":
         answer = handler(event, _context(logical_id))
         assert answer == {"batchItemFailures": []}, answer

@@ -162,6 +162,25 @@ def test_no_function_may_scan_or_delete_the_seats_table(function, figures):
                 "never Scan, DeleteItem or BatchWriteItem: every read is a key or index lookup, nothing is deleted")
 
 
+def granted(function: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs the function's Policies grant, resources as text."""
+    return {(str(action), text(resource)) for _, s in statements_of(function)
+            for action in as_list(s.get("Action", [])) for resource in as_list(s.get("Resource", []))}
+
+
+def test_the_renewal_scheduler_may_query_its_two_indexes_read_and_put_items_and_send_to_its_queue(figures):
+    """Exactly what the nightly run calls: Query on the due and notice indexes, then, for the renewal
+    notices, GetItem of a contract and the conditional Puts of one TransactWriteItems (contract, history,
+    outbox); SendMessage(Batch) to the renewal queue. No Scan, no Update, no Delete, no other index."""
+    index = '{"Fn::Sub": "${SeatsTable.Arn}/index/%s"}'
+    table, queue = '{"Fn::GetAtt": ["SeatsTable", "Arn"]}', '{"Fn::GetAtt": ["RenewalQueue", "Arn"]}'
+    expected = {("dynamodb:Query", index % "DueIndex"), ("dynamodb:Query", index % "NoticeIndex"),
+                ("dynamodb:GetItem", table), ("dynamodb:PutItem", table), ("sqs:SendMessage", queue)}
+    assert granted("RenewalSchedulerFunction") == expected
+    figures.row("RenewalSchedulerFunction: (action, resource) grants", len(expected),
+                "exactly Query DueIndex and NoticeIndex, GetItem and PutItem on the table, SendMessage to its queue")
+
+
 def test_no_iam_resource_grants_a_wildcard(figures):
     statements = iam_resource_statements()
     found = [p for origin, s in statements for p in problems_of(origin, s)]

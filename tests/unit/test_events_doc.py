@@ -159,6 +159,8 @@ def _conforms(value: Any, kind: str) -> bool:
         return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
     if kind == "list of {…}":
         return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    if kind.startswith("list of "):  # a list of plain values (strings, ...)
+        return isinstance(value, list) and all(_conforms(item, kind.removeprefix("list of ")) for item in value)
     raise AssertionError(f"unknown documented type {kind!r}")
 
 
@@ -168,7 +170,7 @@ def _assert_matches(detail: dict[str, Any], table: Table, where: str) -> None:
     assert set(detail) == set(top), f"{where}: fields differ from docs/events.md"
     for name, value in detail.items():
         assert _conforms(value, top[name]), f"{where}: {name}={value!r} is not {top[name]}"
-        if isinstance(value, list):
+        if top[name] == "list of {…}":
             nested = {n.split("[].", 1)[1]: k for n, k in table.items() if n.startswith(f"{name}[].")}
             for item in value:
                 _assert_matches(item, nested, f"{where}.{name}[]")

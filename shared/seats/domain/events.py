@@ -116,7 +116,19 @@ class ContractStatusChanged(DomainEvent):
     renewal_date: date
 
 
+@dataclass(frozen=True, kw_only=True)
+class RenewalUpcoming(DomainEvent):
+    """A renewal notice: `days_before` is the notice's lead time (30 or 7), even when it is sent late."""
+
+    detail_type = "RenewalUpcoming"
+    renewal_date: date
+    days_before: int
+    total: Money
+    currency: str
+    warnings: list[str]
+
+
 ALL: tuple[type[DomainEvent], ...] = (
     SeatsAdded, SeatReductionScheduled, SeatReductionCancelled, SubscriptionRenewed, RenewalPaymentFailed,
-    ContractStatusChanged,
+    ContractStatusChanged, RenewalUpcoming,
 )

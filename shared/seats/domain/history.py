@@ -123,6 +123,16 @@ class StatusChanged(Entry):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RenewalNoticeSent(Entry):
+    type = "renewal_notice_sent"
+    days_before: int
+    renewal_date: date
+    total: Money
+    currency: str
+    warnings: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class PaymentMethodChanged(Entry):
     type = "payment_method_changed"
     payment_method_id: str

@@ -116,6 +116,7 @@ class Contract:
     renewal_attempted_on: date | None = None  # as-of date of the last automatic charge of the unpaid period
     renewal_payment_id: str | None = None  # the ledger payment of a renewal charge in progress
     carried_over: list[CarriedAmount] = field(default_factory=list)  # owed, charged with the next renewal
+    notices_sent: list[int] = field(default_factory=list)  # leads (days) of this period's renewal notices sent
 
     def subscription(self, subscription_id: str) -> Subscription:
         for subscription in self.subscriptions:

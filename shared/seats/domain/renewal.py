@@ -139,6 +139,7 @@ def renew(contract: Contract, *, charge_id: str | None, at: datetime, paid_with:
     renewed.renewal_date = period_end
     renewed.status = "active"
     renewed.failed_renewal_attempts, renewed.renewal_attempted_on, renewed.renewal_payment_id = 0, None, None
+    renewed.notices_sent = []  # the new period's renewal notices are still to come
     order_id = renewal_order_id(contract.contract_id, period_start)
     carried = charge_id is None and below_minimum(charge.total)
     renewed.carried_over = [CarriedAmount(order_id, charge.total)] if carried else []

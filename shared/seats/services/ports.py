@@ -84,6 +84,16 @@ class Repository(Protocol):
         """Ids of the contracts in `shard` that renewal still has work for, renewal date ≤ as_of."""
         ...
 
+    def notice_shards(self) -> list[str]:
+        """The partitions of the notice index, read in parallel by the scheduler."""
+        ...
+
+    def notice_contract_ids(self, as_of: date, shard: str) -> Iterator[str]:
+        """Ids of the contracts in `shard` with a renewal notice due on `as_of` (seats.domain.notices): online,
+        auto-renewing, active, a notice of the current period unsent, renewal_date − as_of ≤ its lead and
+        the renewal date still ahead. Each such contract once; no other."""
+        ...
+
     def unsettled_payment_ids(self, started_before: datetime) -> Iterator[str]:
         """Ids of the payments not yet settled that started before `started_before` (a sparse index)."""
         ...

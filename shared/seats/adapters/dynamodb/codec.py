@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from seats.adapters.dynamodb import keys
+from seats.domain import notices
 from seats.domain.history import HistoryEvent
 from seats.domain.instants import iso, parse_instant
 from seats.domain.model import (
@@ -133,12 +134,24 @@ def contract_to_item(c: Contract) -> Item:
         "renewal_attempted_on": c.renewal_attempted_on.isoformat() if c.renewal_attempted_on else None,
         "renewal_payment_id": c.renewal_payment_id,
         "carried_over": _carried_to_list(c.carried_over) or None,
+        "notices_sent": sorted(c.notices_sent, reverse=True) or None,
+        **_sparse_index_keys(c, renewal),
     }
+    return _drop_none(item)
+
+
+def _sparse_index_keys(c: Contract, renewal: str) -> Item:
+    """The keys of the sparse indexes the contract is in now."""
+    item: Item = {}
     if c.purchase_channel == "online" and c.status != "cancelled":
-        # Sparse: only contracts the renewal function still has work for are in the due index.
+        # Only contracts the renewal function still has work for are in the due index.
         item["DuePK"] = keys.due_shard(c.contract_id)
         item["DueSK"] = renewal
-    return _drop_none(item)
+    upcoming = notices.next_notice(c)
+    if upcoming is not None:  # only contracts with a renewal notice of this period still to send
+        item["NoticePK"] = keys.notice_shard(c.contract_id)
+        item["NoticeSK"] = keys.notice_sort_key(*upcoming, c.contract_id)
+    return item
 
 
 def contract_from_item(item: Item) -> Contract:
@@ -167,6 +180,7 @@ def contract_from_item(item: Item) -> Contract:
         else None,
         renewal_payment_id=item.get("renewal_payment_id"),
         carried_over=_carried_from_list(item.get("carried_over"), currency),
+        notices_sent=[int(lead) for lead in item.get("notices_sent") or []],
     )
 
 

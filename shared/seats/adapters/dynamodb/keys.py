@@ -12,17 +12,23 @@
 | outbox event   | OUTBOX#<event_id>  | #EVENT                 |                                        |                               |                       |
 | payment        | PAYMENT#<pid>      | #PAYMENT               | UnsettledPK / UnsettledSK: UNSETTLED#<shard> / <created_at>#<pid> (unsettled only: sparse) |  |  |
 
+The contract item is also in NoticeIndex (NoticePK / NoticeSK: NOTICE#<shard> / <lead>#<next notice date>#<cid>)
+while it is online, auto-renewing, active and a renewal notice of its current period is still to be sent
+(sparse); the next notice date is renewal_date − lead, the largest lead not yet sent.
+
 Outbox events expire (TTL `expires_at`) a day after they are written; the relay has read them long before.
 """
 
 from __future__ import annotations
 
 import zlib
+from datetime import date, timedelta
 
 from seats.services.ports import OUTBOX_PREFIX
 
 DUE_SHARDS = 16  # spreads the due index over partitions: 16 × 1000 WCU/RCU of headroom
 UNSETTLED_SHARDS = 16  # a night's renewal payments pass through the unsettled index too
+NOTICE_SHARDS = 16  # like the due index: a night's notices move their contracts' keys in the notice index
 
 
 def outbox_key(event_id: str) -> dict[str, str]:
@@ -84,3 +90,24 @@ def all_due_shards() -> list[str]:
 
 def renewal_sort_key(renewal_date: str, contract_id: str) -> str:
     return f"{renewal_date}#{contract_id}"
+
+
+def notice_shard(contract_id: str) -> str:
+    return f"NOTICE#{zlib.crc32(contract_id.encode()) % NOTICE_SHARDS:02d}"
+
+
+def all_notice_shards() -> list[str]:
+    return [f"NOTICE#{n:02d}" for n in range(NOTICE_SHARDS)]
+
+
+def notice_sort_key(lead: int, notice_date: date, contract_id: str) -> str:
+    """`<lead>#<next notice date>#<contract_id>`: the lead first, so that one range per lead finds exactly
+    the notices due on a date (see `notice_range`)."""
+    return f"{lead:02d}#{notice_date.isoformat()}#{contract_id}"
+
+
+def notice_range(as_of: date, lead: int) -> tuple[str, str]:
+    """The sort keys (inclusive) of the `lead`-day notices due on `as_of`: next notice date in
+    [as_of − lead + 1, as_of], that is renewal_date − as_of ≤ lead with the renewal date still ahead."""
+    first = as_of - timedelta(days=lead - 1)
+    return f"{lead:02d}#{first.isoformat()}", f"{lead:02d}#{as_of.isoformat()}#\uffff"

@@ -9,6 +9,7 @@ from typing import Any
 
 from seats.adapters.dynamodb import attributes, codec, keys
 from seats.adapters.dynamodb.unit_of_work import UnitOfWork
+from seats.domain import notices
 from seats.domain.history import HistoryEvent
 from seats.domain.instants import iso
 from seats.domain.model import Account, Contract, Order, PaymentMethod, User
@@ -187,6 +188,22 @@ class Repository:
         }
         for item in self._paginate(params):
             yield item["PK"].removeprefix("CONTRACT#")
+
+    def notice_shards(self) -> list[str]:
+        return keys.all_notice_shards()
+
+    def notice_contract_ids(self, as_of: date, shard: str) -> Iterator[str]:
+        """Ids of the contracts in one shard of the notice index with a renewal notice due on `as_of`
+        (KEYS_ONLY reads): one Query per lead, each an exact range of `<lead>#<next notice date>`."""
+        for lead in notices.ALL_LEADS:
+            first, last = keys.notice_range(as_of, lead)
+            params: dict[str, Any] = {
+                "IndexName": "NoticeIndex",
+                "KeyConditionExpression": "NoticePK = :shard AND NoticeSK BETWEEN :first AND :last",
+                "ExpressionAttributeValues": to_attributes({":shard": shard, ":first": first, ":last": last}),
+            }
+            for item in self._paginate(params):
+                yield item["PK"].removeprefix("CONTRACT#")
 
     def unsettled_payment_ids(self, started_before: datetime) -> Iterator[str]:
         """Ids of the payments not yet settled that started before `started_before` (KEYS_ONLY reads)."""
