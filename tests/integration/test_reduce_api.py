@@ -276,7 +276,7 @@ def test_a_change_that_lost_a_race_is_made_again_from_a_fresh_read(seeded, monke
     assert status == 200, body
     assert reads[-1] == reads[0] + 1  # the retry read the winner's write, and was written over it
     assert contract_view()["subscriptions"][0]["renewal_seats"] == 8
-    assert history_types()[:2] == ["reduction_changed", "reduction_scheduled"]
+    assert sorted(history_types()) == ["reduction_changed", "reduction_scheduled"]  # one instant: any order
 
 
 def test_a_change_that_keeps_losing_races_answers_concurrent_update(seeded, monkeypatch):
