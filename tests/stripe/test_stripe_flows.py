@@ -34,7 +34,7 @@ from tests.stripe.conftest import intents_keyed, local_charge, payment_key, paym
 pytestmark = [
     pytest.mark.stripe,
     pytest.mark.e2e,
-    # Local tokens use SPEC §8's fixed 22-byte secret; PyJWT warns about its length on every token.
+    # Local tokens use docs/local-runtime.md's fixed 22-byte secret; PyJWT warns about its length on every token.
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
 

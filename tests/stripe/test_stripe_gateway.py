@@ -155,7 +155,7 @@ def test_stripe_attach_declined_card_is_payment_declined(
 
 @pytest.mark.parametrize("token", ["tok_chargeDeclined", "tok_chargeDeclinedExpiredCard"])
 def test_stripe_attach_spec_decline_tokens(gateway: StripeGateway, account_id: str, token: str) -> None:
-    """SPEC §7: tok_chargeDeclined -> 402 card_declined, tok_chargeDeclinedExpiredCard -> 402 expired_card."""
+    """docs/api.md, Payments: tok_chargeDeclined -> 402 card_declined, tok_chargeDeclinedExpiredCard -> 402 expired_card."""
     with pytest.raises(PaymentDeclined) as caught:
         gateway.attach(account_id, None, token)
 
