@@ -144,6 +144,24 @@ def test_the_same_key_replays_the_answer_without_a_second_charge_and_a_new_key_h
     assert statuses() == ["failed", "succeeded"] and contract().renewal_date == date(2028, 3, 1)
 
 
+def test_the_same_key_still_gets_the_renewed_contract_when_the_first_answer_was_lost_after_the_write(world, patch):
+    declined_overnight(patch)
+    at(patch, "2027-03-01T10:00:00Z")
+    change_card("pm_acme_visa")
+    assert pay_now(key="lost-answer")[0] == 200
+    # The answer never reached the client and its idempotency record was not kept (a time-out, or the
+    # record's final write failed): the retry runs again and must not be told nothing_due.
+    ddb = bootstrap.aws_client("dynamodb")
+    for item in ddb.scan(TableName="IdempotencyTable")["Items"]:
+        ddb.delete_item(TableName="IdempotencyTable", Key={"id": item["id"]})
+
+    status, body, _ = pay_now(key="lost-answer")
+
+    assert (status, body["status"], body["renewal_date"]) == (200, "active", "2028-03-01")
+    assert statuses() == ["failed", "succeeded"]
+    assert pay_now(key="someone-else")[1]["code"] == "nothing_due"
+
+
 def test_paying_now_charges_every_unpaid_period_oldest_first_one_charge_each(world, patch):
     declined_overnight(patch, "2027-01-31", MONTH_END)  # unpaid from 2027-01-31; 2027-02-28 is due too on day 28
     at(patch, "2027-02-28T01:00:00Z")

@@ -212,3 +212,4 @@ class RenewalOrder(Order):
     period: Period
     carried_over: list[CarriedAmount] = field(default_factory=list)
     payment_id: str | None = None
+    submitted_with: str | None = None  # paid now by the manager: digest of the caller and Idempotency-Key

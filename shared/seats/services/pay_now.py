@@ -23,7 +23,7 @@ from seats.domain.errors import (
     PaymentDeclined,
     PaymentProviderUnavailable,
 )
-from seats.domain.model import Contract
+from seats.domain.model import Contract, RenewalOrder
 from seats.services import ledger
 from seats.services.access import managed_contract
 from seats.services.ports import PaymentGateway, Repository
@@ -34,18 +34,22 @@ OVERDUE = ("past_due", "suspended")
 
 
 def pay_renewal_now(repo: Repository, gateway: PaymentGateway, contract_id: str, caller_id: str,
-                    as_of: datetime) -> Contract:
+                    as_of: datetime, request_key: str | None = None) -> Contract:
     """The contract renewed by charging its unpaid period(s) now. NotFound/NotContractManager (rule 1),
     NothingDue, NotEligible(contract_not_active) at the cancellation day, PaymentDeclined (402),
-    PaymentProviderUnavailable (503: the payment stays pending, a retry resumes it), ConcurrentUpdate."""
+    PaymentProviderUnavailable (503: the payment stays pending, a retry resumes it), ConcurrentUpdate.
+    `request_key` names the request (a digest of the caller and its Idempotency-Key): a period it paid is
+    its answer again, even when its first answer was lost after the write."""
     contract, _ = managed_contract(repo, contract_id, caller_id)
     today = as_of.astimezone(UTC).date()
     if not unpaid(contract, today):
+        if request_key is not None and _paid_by(repo, contract_id, request_key):
+            return contract
         raise NothingDue(f"Contract {contract_id} has no unpaid renewal to pay now")
     if not renewal.is_charged(contract, today):  # the cancellation day: no charge from that day on
         record_lapse(repo, contract, today, RenewalOutcome(contract_id))
         raise NotEligible(ErrorCode.CONTRACT_NOT_ACTIVE, f"Contract {contract_id} is cancelled: it was not paid")
-    outcome = renew_contract(contract_id, as_of, repo, gateway, on_session=True)
+    outcome = renew_contract(contract_id, as_of, repo, gateway, on_session=True, submitted_with=request_key)
     if outcome.decline_code is not None:
         raise PaymentDeclined(f"The card was declined ({outcome.decline_code})", decline_code=outcome.decline_code)
     return _paid(repo, contract_id, today)
@@ -66,3 +70,9 @@ def _paid(repo: Repository, contract_id: str, today: date) -> Contract:
             raise PaymentProviderUnavailable()
         raise ConcurrentUpdate()
     return contract
+
+
+def _paid_by(repo: Repository, contract_id: str, request_key: str) -> bool:
+    """A renewal order of the contract was paid by this very request (read only when nothing is due)."""
+    return any(isinstance(order, RenewalOrder) and order.submitted_with == request_key
+               for order in repo.list_orders(contract_id))

@@ -37,6 +37,7 @@ class _Run:
     as_of: datetime
     outcome: RenewalOutcome
     on_session: bool = False  # the customer is present: no one-attempt-a-day limit, on-session payments
+    submitted_with: str | None = None  # the manager's request paying now (its periods' orders record it)
 
     @property
     def today(self) -> date:
@@ -44,10 +45,11 @@ class _Run:
 
 
 def renew_contract(contract_id: str, as_of: datetime, repo: Repository, gateway: PaymentGateway,
-                   queue: RenewalQueue | None = None, *, on_session: bool = False) -> RenewalOutcome:
+                   queue: RenewalQueue | None = None, *, on_session: bool = False,
+                   submitted_with: str | None = None) -> RenewalOutcome:
     """Renew every period of the contract due on `as_of`'s date; reseller contracts are untouched.
     `on_session`: the customer's own attempt (PAY NOW), not limited to one a day."""
-    run = _Run(repo, gateway, as_of, RenewalOutcome(contract_id), on_session)
+    run = _Run(repo, gateway, as_of, RenewalOutcome(contract_id), on_session, submitted_with)
     contract: Contract | None = repo.get_contract(contract_id)
     run.outcome.status = contract.status if contract else None
     for _ in range(PERIODS_PER_DELIVERY):
@@ -127,7 +129,7 @@ def _record(run: _Run, contract: Contract, payment: Payment | None) -> Contract 
             return run.repo.get_contract(contract.contract_id)
         settle_drafts(run.repo, run.gateway, contract)
         try:
-            return record_renewal(run.repo, contract, payment, run.outcome)
+            return record_renewal(run.repo, contract, payment, run.outcome, run.submitted_with)
         except ConcurrentUpdate:
             fresh = run.repo.get_contract(contract.contract_id)
             if fresh is None or fresh.renewal_date != contract.renewal_date:

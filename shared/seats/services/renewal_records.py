@@ -48,13 +48,15 @@ def _status_change(before: Contract, after: Contract, at: datetime,
 
 
 def record_renewal(repo: Repository, contract: Contract, payment: Payment | None,
-                   outcome: RenewalOutcome) -> Contract:
-    """The period renewed, paid by `payment` (None: nothing to charge now), with the card it was paid with."""
+                   outcome: RenewalOutcome, submitted_with: str | None = None) -> Contract:
+    """The period renewed, paid by `payment` (None: nothing to charge now), with the card it was paid with;
+    `submitted_with` names the manager's request that paid it now, if one did."""
     now = utc_now()
     charge_id = payment.provider_ref if payment else None
     period = renewal.renew(contract, charge_id=charge_id, at=now, payment_id=payment.payment_id if payment else None,
                            paid_with=payment.payment_method if payment else None)
     renewed, order = period.contract, period.order
+    order.submitted_with = submitted_with
     work = repo.unit_of_work()
     work.save_contract(renewed)
     work.save_order(order)

@@ -229,6 +229,7 @@ def _renewal_fields(o: RenewalOrder) -> Item:
                    "unit_price": str(line.unit_price), "amount": str(line.amount)} for line in o.lines],
         "period_start": o.period.term_start.isoformat(), "period_end": o.period.renewal_date.isoformat(),
         "carried_over": _carried_to_list(o.carried_over) or None, "payment_id": o.payment_id,
+        "submitted_with": o.submitted_with,
     }
 
 
@@ -249,7 +250,8 @@ def order_from_item(item: Item) -> Order:
                       unit_price=Money.parse(line["unit_price"], currency), amount=Money.parse(line["amount"], currency))
             for line in item["lines"]
         ], period=Period(date.fromisoformat(item["period_start"]), date.fromisoformat(item["period_end"])),
-            carried_over=_carried_from_list(item.get("carried_over"), currency), payment_id=item.get("payment_id"))
+            carried_over=_carried_from_list(item.get("carried_over"), currency), payment_id=item.get("payment_id"),
+            submitted_with=item.get("submitted_with"))
     return _seat_order_from_item(item, common)
 
 

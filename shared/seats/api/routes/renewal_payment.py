@@ -31,7 +31,8 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
     """Pay now; a final answer is returned (and kept), anything worth retrying is raised (and not kept)."""
     try:
         contract = pay_now.pay_renewal_now(bootstrap.repository(), bootstrap.payment_gateway(),
-                                           request["contract_id"], request["caller"], clock.utc_now())
+                                           request["contract_id"], request["caller"], clock.utc_now(),
+                                           request_key=idempotency.request_digest(request))
     except DomainError as error:
         if error.status >= 500 or isinstance(error, ConcurrentUpdate):
             raise
