@@ -1,22 +1,34 @@
-"""Cold start per function: a fresh `python` imports the handler's module and answers its first event.
+"""Cold start per function: a fresh `python` imports the handler's module and answers its first event,
+beside two floors.
 
 The parent starts one moto server (ThreadedMotoServer on a free loopback port) with the tables of
-template.yaml and the demo seed, and puts the data back before every child, so each child meets
-the same state; none of that is measured. The child measures itself with `time.perf_counter`
-from just before the import to the handler's return, and reports its peak RSS
-(`getrusage(RUSAGE_SELF).ru_maxrss`). The floor, measured in the same rounds, is a child that
-imports boto3, pydantic, Powertools' APIGatewayHttpResolver, Logger and Metrics and creates one
-DynamoDB client.
+template.yaml. Per function it prepares the state the first event needs (the demo seed; for
+SubmitOrderFunction, a draft to submit) once, keeps a snapshot of every table, and puts that snapshot
+back before every child, so each child meets the same state; none of that is measured. The child
+measures itself with `time.perf_counter` from just before the import to the handler's return, and
+reports its peak RSS (`getrusage(RUSAGE_SELF).ru_maxrss`).
+
+Floor: a child that imports boto3, pydantic, Powertools' APIGatewayHttpResolver, Logger and Metrics
+and creates one DynamoDB client. It makes no AWS call.
+
+Equal-work floor, per function: the floor, then the AWS calls the function made on its first event
+(operation and parameters, recorded once in an unmeasured child from the same snapshot), replayed in
+the same child with bare botocore clients (`boto3.client`: boto3 adds nothing to a DynamoDB, SQS or
+EventBridge client), from the same snapshot. Calls the function made from a thread pool are replayed
+from as many threads, each in its recorded order. What the function takes beyond it is its own:
+imports beyond the floor's, Powertools, validation, our code.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,16 +48,25 @@ from bench.common import (
 FLOOR = "floor"
 FLOOR_XRAY = "floor+xray"  # the floor, and the X-Ray SDK that Powertools' Tracer loads when tracing is on
 FLOOR_MODELS = "floor+models"  # the floor, and pydantic's BaseModel (the floor's `import pydantic` loads none of it)
+EQUAL_WORK = "floor+calls"  # the floor, and the function's recorded AWS calls replayed
 TARGET_RATIO = 1.3
+TARGET_EQUAL_WORK_RATIO = 1.25
 TARGET_RSS_MB = 100
 BYTECODE_ROUNDS = 3  # cold starts without .pyc (what a plain `sam build` ships): ~1 s each, so fewer rounds
+PROFILE_RUNS = 5  # sampled cold starts per profiled function (the sampler's figures are shares, not timings)
+ALWAYS_PROFILED = ("SubmitOrderFunction",)  # the issue asks what submit pays beyond its floor
+NOT_YET_IN_TEMPLATE = ("PaymentWebhookFunction",)  # announced; measured as soon as template.yaml has it
 
 # The child. Everything before `started` is the interpreter's own start-up, the same for all.
 CHILD = r"""
-import json, resource, sys, time
-mode, module_name, attribute, event_path, result_path = sys.argv[1:6]
+import json, pickle, resource, sys, time
+mode, module_name, attribute, event_path, result_path, calls_path = sys.argv[1:7]
 with open(event_path) as handle:
     event = json.load(handle)
+segments = []
+if mode == "floor+calls":
+    with open(calls_path, "rb") as handle:
+        segments = pickle.load(handle)
 
 class Context:
     function_name = "bench-cold-start"
@@ -55,30 +76,77 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 30000
 
+def replay(segments, clients):
+    # The recorded calls, bare: one client per service (the floor's DynamoDB client among them), a thread
+    # per recorded thread of a pool. Returns how many answered an error.
+    import boto3
+    from botocore.exceptions import ClientError
+    def run(calls):
+        errors = 0
+        for call in calls:
+            try:
+                getattr(clients[call["service"]], call["method"])(**call["params"])
+            except ClientError:
+                errors += 1
+        return errors
+    errors = 0
+    for segment in segments:
+        for calls in segment:
+            for call in calls:
+                if call["service"] not in clients:
+                    clients[call["service"]] = boto3.client(call["service"])
+        if len(segment) == 1:
+            errors += run(segment[0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=len(segment)) as pool:
+                errors += sum(pool.map(run, segment))
+    return errors
+
+timer = sampler = None
+if mode == "record":
+    from bench.profiling import CallTimer
+    timer = CallTimer(keep_params=True).install()
+elif mode == "profile":
+    from bench.profiling import StackSampler
+    sampler = StackSampler().start()
 started = time.perf_counter()
+replay_errors = 0
 if mode.startswith("floor"):
     import boto3, pydantic
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools import Logger, Metrics
-    boto3.client("dynamodb")
+    clients = {"dynamodb": boto3.client("dynamodb")}
     if mode == "floor+xray":
         import aws_xray_sdk.core
     if mode == "floor+models":
         from pydantic import BaseModel
     imported = time.perf_counter()
+    if sampler is not None:
+        import_counts = dict(sampler.stop()); sampler = type(sampler)().start()
+    replay_errors = replay(segments, clients)
     answer = {}
 else:
     import importlib
     handler = getattr(importlib.import_module(module_name), attribute)
     imported = time.perf_counter()
+    if sampler is not None:
+        import_counts = dict(sampler.stop()); sampler = type(sampler)().start()
     answer = handler(event, Context())
 done = time.perf_counter()
+result = {}
+if sampler is not None:
+    result["profile"] = {"import": import_counts, "event": dict(sampler.stop())}
+if timer is not None:
+    timer.uninstall()
+    with open(calls_path, "wb") as handle:
+        pickle.dump(timer.calls, handle)
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with open("/proc/self/status") as handle:
     hwm_kb = next((int(line.split()[1]) for line in handle if line.startswith("VmHWM:")), 0)
 with open(result_path, "w") as handle:
-    json.dump({"ms": (done - started) * 1000, "import_ms": (imported - started) * 1000,
-               "rss_mb": peak_kb / 1024, "vm_hwm_mb": hwm_kb / 1024,
+    json.dump({**result, "ms": (done - started) * 1000, "import_ms": (imported - started) * 1000,
+               "rss_mb": peak_kb / 1024, "vm_hwm_mb": hwm_kb / 1024, "replay_errors": replay_errors,
                "answer": answer if isinstance(answer, dict) else str(answer)}, handle, default=str)
 """
 
@@ -108,13 +176,17 @@ FIX_HINTS = {
                 "API function cannot drop it without dropping Powertools' validation",
     "aws_lambda_powertools": "Powertools modules the floor does not load (OpenAPI params and validation, "
                              "idempotency, batch, parser): load them where they are first used",
-    "seats": "the seats package (domain, services, adapters, response schemas): importing a route's "
-             "services inside the route would move part of it to the first request, not remove it",
+    "seats": "the seats package: most of its import is the API's response and request models "
+             "(seats.api.schemas: pydantic builds each model's validator at class creation) and the domain's "
+             "dataclasses (seats.domain.history, events, model: each dataclass generates its methods at import); "
+             "importing a route's services inside the route would move part of it to the first request, not "
+             "remove it",
 }
 
 
 class ColdStartServer:
-    """moto server with the template's resources; `reset()` puts the demo data back."""
+    """moto server with the template's resources; `snapshot()` keeps every table's items, `restore()` puts
+    them back (tables dropped and created again, the renewal queue emptied)."""
 
     def __init__(self) -> None:
         import logging
@@ -127,6 +199,7 @@ class ColdStartServer:
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        self.queue_url = ""
 
     def client(self, service: str) -> Any:
         from seats import bootstrap
@@ -143,26 +216,51 @@ class ColdStartServer:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=30)
         template.create_tables(self.client("dynamodb"))
         self.client("events").create_event_bus(Name=BUS)
-        queue = self.client("sqs").create_queue(QueueName=RENEWAL_QUEUE)["QueueUrl"]
-        return {"RENEWAL_QUEUE_URL": queue}
+        self.queue_url = self.client("sqs").create_queue(QueueName=RENEWAL_QUEUE)["QueueUrl"]
+        return {"RENEWAL_QUEUE_URL": self.queue_url}
 
-    def reset(self) -> None:
-        from bench.common import demo_seed
-        from infra import seed, template
-        from seats import bootstrap
+    def _empty_tables(self) -> None:
+        from infra import template
 
         ddb = self.client("dynamodb")
         for name in template.create_table_requests():
             ddb.delete_table(TableName=name)
         template.create_tables(ddb)
+
+    def reset(self) -> None:
+        """Empty tables, and the demo seed."""
+        from bench.common import demo_seed
+        from infra import seed
+        from seats import bootstrap
+
+        self._empty_tables()
         seed.load(bootstrap.repository(), demo_seed())
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        from infra import template
+
+        ddb = self.client("dynamodb")
+        return {name: [item for page in ddb.get_paginator("scan").paginate(TableName=name, ConsistentRead=True)
+                       for item in page["Items"]]
+                for name in template.create_table_requests()}
+
+    def restore(self, snapshot: dict[str, list[dict[str, Any]]]) -> None:
+        ddb = self.client("dynamodb")
+        self._empty_tables()
+        for name, items in snapshot.items():
+            for start in range(0, len(items), 25):
+                ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]})
+        sqs = self.client("sqs")  # a fresh queue (moto allows one PurgeQueue a minute)
+        sqs.delete_queue(QueueUrl=self.queue_url)
+        if sqs.create_queue(QueueName=RENEWAL_QUEUE)["QueueUrl"] != self.queue_url:
+            raise RuntimeError("the renewal queue came back with another URL")
 
     def stop(self) -> None:
         self.server.stop()
 
 
 def submit_event() -> dict[str, Any]:
-    """A fresh draft to submit (the parent makes it, unmeasured) and its submit request."""
+    """A draft to submit (the parent makes it, unmeasured, before the snapshot) and its submit request."""
     from bench.scenarios import ADD_SUB, CALLER, CONTRACT, EMAIL
     from seats import bootstrap
     from seats.services import add_seats
@@ -191,9 +289,11 @@ def _sample(path: Path) -> Callable[[], dict[str, Any]]:
 
 
 def run_child(mode: str, module: str, attribute: str, event: dict[str, Any], env: dict[str, str],
-              workdir: Path, python: str = sys.executable, bytecode: bool = True) -> dict[str, Any]:
+              workdir: Path, python: str = sys.executable, bytecode: bool = True,
+              calls: Path | None = None) -> dict[str, Any]:
     """One cold start. `bytecode=False` is Lambda without shipped `.pyc`: every module is compiled from
-    source (the cache is looked for in an empty directory) and nothing is written (`-B`)."""
+    source (the cache is looked for in an empty directory) and nothing is written (`-B`). `calls`: where
+    a `record` child writes the calls it made, and where a `floor+calls` child finds the calls to replay."""
     event_path, result_path = workdir / "event.json", workdir / "result.json"
     event_path.write_text(json.dumps(event))
     result_path.unlink(missing_ok=True)
@@ -202,7 +302,7 @@ def run_child(mode: str, module: str, attribute: str, event: dict[str, Any], env
         flags, child_env = ["-B"], {**env, "PYTHONPYCACHEPREFIX": str(workdir / "no-bytecode")}
     started = time.perf_counter()
     done = subprocess.run([*LAUNCH, python, *flags, "-c", CHILD, mode, module, attribute, str(event_path),
-                           str(result_path)],
+                           str(result_path), str(calls or "-")],
                           env=child_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           check=False, timeout=120)
     wall = (time.perf_counter() - started) * 1000
@@ -240,25 +340,55 @@ def import_profile(module: str, env: dict[str, str], python: str = sys.executabl
 
 
 def diagnose(module: str, env: dict[str, str]) -> dict[str, Any]:
-    """What the function imports beyond the floor, by top-level package, slowest first, with a fix."""
+    """What the function imports beyond the floor, by top-level package, slowest first, with a fix; and
+    what the floor imports that the function does not."""
     own, floor = import_profile(module, env), import_profile(FLOOR, env)
     packages: dict[str, float] = {}
     for name, self_ms in own.items():
         if name not in floor:
             top = name.split(".")[0]
             packages[top] = packages.get(top, 0.0) + self_ms
+    skipped: dict[str, float] = {}
+    for name, self_ms in floor.items():
+        if name not in own:
+            top = name.split(".")[0]
+            skipped[top] = skipped.get(top, 0.0) + self_ms
     slowest = sorted(packages.items(), key=lambda kv: -kv[1])[:6]
+    ours = sorted(((name, t) for name, t in own.items() if name.split(".")[0] in ("seats", "functions")),
+                  key=lambda kv: -kv[1])[:5]
     return {
+        "imports_boto3": "boto3" in own,
+        "our_slowest_modules": {name: round(t, 1) for name, t in ours},
         "extra_import_ms": round(sum(packages.values()), 1),
         "slowest_packages": {name: round(t, 1) for name, t in slowest},
+        "floor_only_ms": round(sum(skipped.values()), 1),
+        "floor_only_packages": {name: round(t, 1) for name, t in sorted(skipped.items(), key=lambda kv: -kv[1])[:4]},
         "fixes": [f"{name}: {FIX_HINTS[name]}" for name, _ in slowest if name in FIX_HINTS],
     }
 
 
+BOTO3_CODE = ("import time, botocore.session, botocore.client, botocore.exceptions\n"
+              "started = time.perf_counter()\nimport boto3, boto3.dynamodb.types\n"
+              "print((time.perf_counter() - started) * 1000)")
+
+
+def boto3_import_ms(env: dict[str, str], python: str = sys.executable, runs: int = 5) -> float:
+    """What importing boto3 (and boto3.dynamodb.types, as Powertools' idempotency does) costs a process that
+    has botocore already: median of `runs` fresh interpreters."""
+    times = []
+    for _ in range(runs):
+        done = subprocess.run([python, "-c", BOTO3_CODE], env=env, cwd=ROOT, capture_output=True, text=True,
+                              check=False, timeout=60)
+        if done.returncode == 0:
+            times.append(float(done.stdout.strip()))
+    return round(median(times), 1) if times else float("nan")
+
+
 def measure(rounds: int, warmup: bool = True, profile: bool = True, only: list[str] | None = None,
             python: str = sys.executable) -> dict[str, Any]:
-    """{"results": {id: {ms, floor_ms, ratio, peak_rss_mb}}, "details": {...}}. A function that misses
-    a target is profiled (`profile`); `only` limits the functions measured."""
+    """{"results": {id: {ms, floor_ms, ratio, equal_work_floor_ms, equal_work_ratio, peak_rss_mb}},
+    "details": {...}}. A function that misses a target is profiled (`profile`); `only` limits the
+    functions measured."""
     from infra import template
     from seats import bootstrap
 
@@ -268,7 +398,8 @@ def measure(rounds: int, warmup: bool = True, profile: bool = True, only: list[s
             bootstrap.reset()
             env = {**_base_env(), **FUNCTION_ENV, "AWS_ENDPOINT_URL": server.endpoint, **server.create()}
             functions = {k: f for k, f in template.functions().items() if only is None or k in only}
-            return _rounds(server, env, rounds, warmup, python, functions, profile)
+            with tempfile.TemporaryDirectory(prefix="seats-bench-") as tmp:
+                return _rounds(server, env, rounds, warmup, python, functions, profile, Path(tmp))
     finally:
         bootstrap.reset()
         server.stop()
@@ -281,79 +412,176 @@ def _base_env() -> dict[str, str]:
     return {name: os.environ[name] for name in keep if name in os.environ}
 
 
-def _rounds(server: ColdStartServer, env: dict[str, str], rounds: int, warmup: bool, python: str,
-            functions: dict[str, Any], profile: bool) -> dict[str, Any]:
+class Prepared:
+    """A function's first event, the tables it meets (a snapshot), and the AWS calls it made (recorded)."""
+
+    def __init__(self, event: dict[str, Any], snapshot: dict[str, list[dict[str, Any]]]) -> None:
+        self.event = event
+        self.snapshot = snapshot
+        self.calls: list[dict[str, Any]] = []
+        self.calls_path: Path | None = None
+
+
+def _prepare(server: ColdStartServer, env: dict[str, str], workdir: Path, python: str,
+             functions: dict[str, Any], problems: dict[str, str]) -> dict[str, Prepared]:
+    """Per function: its state and event, then one unmeasured child that records its AWS calls."""
+    from botocore import xform_name
+
+    from bench.profiling import segments
+
     makers = event_makers()
-    samples: dict[str, list[dict[str, Any]]] = {FLOOR: [], FLOOR_XRAY: [], FLOOR_MODELS: [],
-                                                **{f: [] for f in functions}}
+    prepared: dict[str, Prepared] = {}
+    for logical_id, function in functions.items():
+        if logical_id not in makers:
+            problems[logical_id] = "no event to send (no sample in events/)"
+            continue
+        server.reset()
+        state = Prepared(makers[logical_id](), server.snapshot())
+        recorded = workdir / f"{logical_id}.calls"
+        try:
+            result = run_child("record", function.module, function.handler, state.event, env, workdir, python,
+                               calls=recorded)
+        except Exception as error:  # noqa: BLE001 - reported, the other functions still run
+            problems[logical_id] = str(error)
+            continue
+        problem = answer_problem(logical_id, result.get("answer"))
+        if problem:
+            problems[logical_id] = problem
+        state.calls = pickle.loads(recorded.read_bytes())
+        replayable = [[[{"service": c["service"], "method": xform_name(c["operation"]), "params": c["params"]}
+                        for c in thread] for thread in segment] for segment in segments(state.calls)]
+        state.calls_path = workdir / f"{logical_id}.replay"
+        state.calls_path.write_bytes(pickle.dumps(replayable))
+        prepared[logical_id] = state
+        progress(f"cold start {logical_id}: recorded {len(state.calls)} AWS calls "
+                 f"({', '.join(_call_names(state.calls))})")
+    return prepared
+
+
+def _call_names(calls: list[dict[str, Any]]) -> list[str]:
+    counts = Counter(f"{c['service']}:{c['operation']}" for c in calls)
+    return [f"{name} ×{n}" if n > 1 else name for name, n in counts.items()]
+
+
+def _rounds(server: ColdStartServer, env: dict[str, str], rounds: int, warmup: bool, python: str,
+            functions: dict[str, Any], profile: bool, workdir: Path) -> dict[str, Any]:
     problems: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="seats-bench-") as tmp:
-        workdir = Path(tmp)
-        for n in range(-1 if warmup else 0, rounds):
-            label = "warm-up round (pyc caches)" if n < 0 else f"round {n + 1}/{rounds}"
-            progress(f"cold start {label}")
-            samples_this_round = {floor: run_child(floor, "-", "-", {}, env, workdir, python)
-                                  for floor in (FLOOR, FLOOR_XRAY, FLOOR_MODELS)}
-            for logical_id, function in functions.items():
-                if logical_id not in makers:
-                    problems[logical_id] = "no event to send (no sample in events/)"
-                    continue
-                server.reset()
-                try:
-                    result = run_child("function", function.module, function.handler, makers[logical_id](), env,
-                                       workdir, python)
-                except Exception as error:  # noqa: BLE001 - reported, the other functions still run
-                    problems[logical_id] = str(error)
-                    continue
-                problem = answer_problem(logical_id, result.get("answer"))
-                if problem:
-                    problems[logical_id] = problem
-                samples_this_round[logical_id] = result
-            if n >= 0:
-                for name, result in samples_this_round.items():
-                    samples[name].append(result)
-        for n in range(min(BYTECODE_ROUNDS, rounds)):
-            progress(f"cold start without bytecode, round {n + 1}/{min(BYTECODE_ROUNDS, rounds)}")
-            samples.setdefault(_no_bytecode(FLOOR), []).append(
-                run_child(FLOOR, "-", "-", {}, env, workdir, python, bytecode=False))
-            for logical_id, function in functions.items():
-                if logical_id not in makers or logical_id in problems:
-                    continue
-                server.reset()
-                samples.setdefault(_no_bytecode(logical_id), []).append(run_child(
-                    "function", function.module, function.handler, makers[logical_id](), env, workdir, python,
-                    bytecode=False))
-    return _summarize(samples, problems, env, functions, profile)
+    prepared = _prepare(server, env, workdir, python, functions, problems)
+    samples: dict[str, list[dict[str, Any]]] = {FLOOR: [], FLOOR_XRAY: [], FLOOR_MODELS: [],
+                                                **{f: [] for f in functions},
+                                                **{_equal_work(f): [] for f in functions}}
+    for n in range(-1 if warmup else 0, rounds):
+        label = "warm-up round (pyc caches)" if n < 0 else f"round {n + 1}/{rounds}"
+        progress(f"cold start {label}")
+        this_round = {floor: run_child(floor, "-", "-", {}, env, workdir, python)
+                      for floor in (FLOOR, FLOOR_XRAY, FLOOR_MODELS)}
+        for logical_id, state in prepared.items():
+            function = functions[logical_id]
+            try:
+                server.restore(state.snapshot)
+                result = run_child("function", function.module, function.handler, state.event, env, workdir, python)
+                server.restore(state.snapshot)
+                floor = run_child(EQUAL_WORK, "-", "-", {}, env, workdir, python, calls=state.calls_path)
+            except Exception as error:  # noqa: BLE001 - reported, the other functions still run
+                problems[logical_id] = str(error)
+                continue
+            problem = answer_problem(logical_id, result.get("answer"))
+            if problem:
+                problems[logical_id] = problem
+            this_round[logical_id], this_round[_equal_work(logical_id)] = result, floor
+        if n >= 0:
+            for name, result in this_round.items():
+                samples[name].append(result)
+    for n in range(min(BYTECODE_ROUNDS, rounds)):
+        progress(f"cold start without bytecode, round {n + 1}/{min(BYTECODE_ROUNDS, rounds)}")
+        samples.setdefault(_no_bytecode(FLOOR), []).append(
+            run_child(FLOOR, "-", "-", {}, env, workdir, python, bytecode=False))
+        for logical_id, state in prepared.items():
+            if logical_id in problems:
+                continue
+            function = functions[logical_id]
+            server.restore(state.snapshot)
+            samples.setdefault(_no_bytecode(logical_id), []).append(run_child(
+                "function", function.module, function.handler, state.event, env, workdir, python, bytecode=False))
+    summary = _summarize(samples, problems, functions, prepared)
+    if profile:
+        _profile(summary, server, env, workdir, python, functions, prepared)
+    return summary
+
+
+def _equal_work(name: str) -> str:
+    return f"{name} equal-work floor"
 
 
 def _no_bytecode(name: str) -> str:
     return f"{name} without bytecode"
 
 
-def _summarize(samples: dict[str, list[dict[str, Any]]], problems: dict[str, str], env: dict[str, str],
-               functions: dict[str, Any], profile: bool) -> dict[str, Any]:
+def _summarize(samples: dict[str, list[dict[str, Any]]], problems: dict[str, str], functions: dict[str, Any],
+               prepared: dict[str, Prepared]) -> dict[str, Any]:
     floor_ms = median([s["ms"] for s in samples[FLOOR]])
     results: dict[str, dict[str, float]] = {}
-    details: dict[str, dict[str, Any]] = {FLOOR: _detail(samples[FLOOR], samples.get(_no_bytecode(FLOOR))),
-                                          FLOOR_XRAY: _detail(samples[FLOOR_XRAY]),
-                                          FLOOR_MODELS: _detail(samples[FLOOR_MODELS])}
+    details: dict[str, Any] = {FLOOR: _detail(samples[FLOOR], samples.get(_no_bytecode(FLOOR))),
+                               FLOOR_XRAY: _detail(samples[FLOOR_XRAY]),
+                               FLOOR_MODELS: _detail(samples[FLOOR_MODELS]),
+                               "functions": list(functions), "not_in_template": [
+                                   name for name in NOT_YET_IN_TEMPLATE if name not in functions]}
     for logical_id in functions:
         runs = samples.get(logical_id) or []
-        if not runs:
+        floors = samples.get(_equal_work(logical_id)) or []
+        if not runs or not floors:
             details[logical_id] = {"error": problems.get(logical_id, "not measured")}
             continue
         value = median([s["ms"] for s in runs])
+        equal = median([s["ms"] for s in floors])
         results[logical_id] = {"ms": round(value, 1), "floor_ms": round(floor_ms, 1), "ratio": ratio(value, floor_ms),
+                               "equal_work_floor_ms": round(equal, 1), "equal_work_ratio": ratio(value, equal),
                                "peak_rss_mb": round(median([s["rss_mb"] for s in runs]), 1)}
-        details[logical_id] = _detail(runs, samples.get(_no_bytecode(logical_id)))
+        state = prepared[logical_id]
+        details[logical_id] = {
+            **_detail(runs, samples.get(_no_bytecode(logical_id))),
+            "equal_work": {**_detail(floors), "replay_ms": round(median([s["ms"] - s["import_ms"] for s in floors]), 1),
+                           "replay_errors": max(s.get("replay_errors", 0) for s in floors)},
+            "calls": _call_names(state.calls), "call_count": len(state.calls),
+            "recorded_call_ms": round(sum(c["seconds"] for c in state.calls) * 1000, 1),
+            "call_errors": [f"{c['operation']}:{c['error']}" for c in state.calls if c.get("error")],
+        }
         if logical_id in problems:
             details[logical_id]["error"] = problems[logical_id]
-        missed = results[logical_id]["ratio"] > TARGET_RATIO or results[logical_id]["peak_rss_mb"] > TARGET_RSS_MB
-        if missed and profile:
-            progress(f"cold start {logical_id} misses its target: profiling its imports")
-            details[logical_id]["profile"] = diagnose(functions[logical_id].module, env)
         progress(f"cold start {logical_id}: {results[logical_id]}")
     return {"results": results, "details": details}
+
+
+def missed(figures: dict[str, float]) -> bool:
+    return (figures["ratio"] > TARGET_RATIO or figures["equal_work_ratio"] > TARGET_EQUAL_WORK_RATIO
+            or figures["peak_rss_mb"] > TARGET_RSS_MB)
+
+
+def _profile(summary: dict[str, Any], server: ColdStartServer, env: dict[str, str], workdir: Path, python: str,
+             functions: dict[str, Any], prepared: dict[str, Prepared]) -> None:
+    """For every function that misses a target, and for those always profiled: the imports beyond the
+    floor's (`-X importtime`), and where its first event's time goes (sampled, PROFILE_RUNS children)."""
+    from bench.profiling import shares
+
+    for logical_id, figures in summary["results"].items():
+        if not (missed(figures) or logical_id in ALWAYS_PROFILED):
+            continue
+        progress(f"cold start {logical_id}: profiling its imports and first event")
+        detail = summary["details"][logical_id]
+        detail["profile"] = diagnose(functions[logical_id].module, env)
+        if detail["profile"]["imports_boto3"]:
+            detail["profile"]["boto3_import_ms"] = boto3_import_ms(env, python)
+        state = prepared[logical_id]
+        counts: dict[str, Counter[str]] = {"import": Counter(), "event": Counter()}
+        for _ in range(PROFILE_RUNS):
+            server.restore(state.snapshot)
+            result = run_child("profile", functions[logical_id].module, functions[logical_id].handler, state.event,
+                               env, workdir, python)
+            for phase in counts:
+                counts[phase].update(result.get("profile", {}).get(phase, {}))
+        detail["profile"]["first_event_ms_by_category"] = shares(counts["event"], detail["first_event_ms"])
+        detail["profile"]["import_ms_by_category"] = shares(counts["import"], detail["import_ms"])
+        detail["profile"]["samples"] = {phase: sum(c.values()) for phase, c in counts.items()}
 
 
 def _detail(runs: list[dict[str, Any]], without_bytecode: list[dict[str, Any]] | None = None) -> dict[str, Any]:

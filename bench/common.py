@@ -187,6 +187,7 @@ class Call:
     rcu: float = 0.0  # estimated from item sizes (moto's ConsumedCapacity is a placeholder)
     wcu: float = 0.0
     error: str | None = None
+    answer: dict[str, Any] | None = field(default=None, repr=False)  # the parsed answer, until estimated
 
     @property
     def table(self) -> str | None:
@@ -214,6 +215,8 @@ class AwsCalls:
     `before-parameter-build` sees the API parameters (kept for replays), `before-call` counts the
     request as sent, `after-call` counts the items returned and estimates the capacity used.
     `before_write`, if given, is called before a write is sent (to save what it will overwrite).
+    Items and capacity are estimated when the calls are read (`clear()`, `estimated()`), not while the
+    handler runs: the hooks cost a measured handler next to nothing.
     """
 
     def __init__(self, *, copy_params: bool = False,
@@ -250,8 +253,18 @@ class AwsCalls:
         self.detach()
 
     def clear(self) -> list[Call]:
-        calls, self.calls, self.sent = self.calls, [], 0
+        calls = self.estimated()
+        self.calls, self.sent = [], 0
         return calls
+
+    def estimated(self) -> list[Call]:
+        """The calls so far, their items and capacity estimated."""
+        for call in self.calls:
+            if call.answer is not None:
+                if call.service == "dynamodb":
+                    _estimate(call, call.answer)
+                call.answer = None
+        return self.calls
 
     # botocore handlers -----------------------------------------------------------------------------------
     def _build(self, params: dict[str, Any], model: Any, context: dict[str, Any], event_name: str,
@@ -272,8 +285,15 @@ class AwsCalls:
             return
         if "Error" in parsed:
             call.error = parsed["Error"].get("Code")
-        if call.service == "dynamodb":
-            _estimate(call, parsed)
+        call.answer = parsed
+
+
+def timed_call(record: dict[str, Any]) -> Call:
+    """A call timed by `bench.profiling.CallTimer(keep_answers=True)`, as a Call: items and capacity estimated."""
+    call = Call(record["service"], record["operation"], record["params"], error=record.get("error"))
+    if call.service == "dynamodb" and record.get("answer") is not None:
+        _estimate(call, record["answer"])
+    return call
 
 
 # -- DynamoDB item sizes and capacity (AWS sizing rules; base table only) ---------------------------------------

@@ -2,6 +2,10 @@
 
 --quick runs tiny sizes (a smoke test of the harness, figures not meaningful) and, unless --out is
 given, writes into a temporary directory so that the committed figures stay as they are.
+
+Every run also keeps its figures and details in the temporary directory (`LAST_RUN`); `--render FILE`
+writes BENCHMARKS.md and bench/results.json again from such a file, without measuring anything (when
+only the report's wording changed).
 """
 
 from __future__ import annotations
@@ -82,11 +86,20 @@ def write(results: dict[str, Any], details: dict[str, Any], run_info: dict[str, 
     return json_path, md_path
 
 
+LAST_RUN = Path(tempfile.gettempdir()) / "seats-bench-last-run.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, not the code")
     parser.add_argument("--out", type=Path, help="directory for bench/results.json and BENCHMARKS.md")
+    parser.add_argument("--render", type=Path, help="a kept run (see LAST_RUN) to write out again, unmeasured")
     args = parser.parse_args(argv)
+    if args.render:
+        kept = json.loads(args.render.read_text())
+        json_path, md_path = write(kept["results"], kept["details"], kept["run_info"], args.out or ROOT)
+        progress(f"rendered {args.render}: {json_path} and {md_path}")
+        return 0
     sizes = QUICK if args.quick else FULL
     out = args.out or (Path(tempfile.mkdtemp(prefix="seats-bench-quick-")) if args.quick else ROOT)
     started = time.perf_counter()
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "cold_rounds": sizes.cold_rounds, "latency_runs": sizes.latency_runs,
     }
+    LAST_RUN.write_text(json.dumps({"results": results, "details": details, "run_info": run_info}, default=str))
     json_path, md_path = write(results, details, run_info, out)
     progress(f"done in {run_info['wall_s']:.0f} s: {json_path} and {md_path}")
     return 0

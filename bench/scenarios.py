@@ -1,7 +1,8 @@
 """One realistic request per API route, on the demo seed, and the state each one needs first.
 
 Every route of template.yaml gets a scenario: the manager `u-alice` acting on her annual contract
-110000000001 (AutoCAD `sub-acad` for reductions, Fusion `sub-fusion` for add-seats drafts). The
+110000000001 (AutoCAD `sub-acad` for reductions, Fusion `sub-fusion` for add-seats drafts), and paying
+her past-due contract 110000000002 now (PAY NOW, its card first changed to one that pays). The
 state is built through the services, before anything is measured.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from bench.common import World
 
 CONTRACT = "110000000001"
+PAST_DUE = "110000000002"  # declined on 2026-11-20: PAY NOW pays it, once its card is one that pays
 ACCOUNT = "acme"
 CALLER, EMAIL = "u-alice", "alice@acme.test"
 REDUCE_SUB, ADD_SUB = "sub-acad", "sub-fusion"
@@ -33,7 +35,7 @@ class Scenario:
     route: str  # "METHOD /path" as in template.yaml
     status: int  # the answer a successful request gets
     event: Callable[[State], dict[str, Any]]  # a fresh event for each run
-    needs: tuple[str, ...] = ()  # "draft", "reduction": prepared before the runs
+    needs: tuple[str, ...] = ()  # "draft", "reduction", "payable": prepared before the runs
 
     @property
     def method(self) -> str:
@@ -54,6 +56,8 @@ SCENARIOS = [
     Scenario("GET /contracts/{contract_id}/orders", 200, lambda s: _event("GET", f"/contracts/{CONTRACT}/orders")),
     Scenario("GET /contracts/{contract_id}/history", 200,
              lambda s: _event("GET", f"/contracts/{CONTRACT}/history")),
+    Scenario("GET /contracts/{contract_id}/renewal-preview", 200,
+             lambda s: _event("GET", f"/contracts/{CONTRACT}/renewal-preview")),
     Scenario("GET /orders/{order_id}", 200, lambda s: _event("GET", f"/orders/{s.ids['completed']}")),
     Scenario("POST /contracts/{contract_id}/subscriptions/{subscription_id}/seat-orders", 201,
              lambda s: _event("POST", f"{_SUBS}/{ADD_SUB}/seat-orders", {"seats_to_add": 2})),
@@ -66,6 +70,9 @@ SCENARIOS = [
     Scenario("POST /orders/{order_id}/submit", 200,
              lambda s: _event("POST", f"/orders/{s.ids['draft']}/submit",
                               headers={"Idempotency-Key": str(uuid.uuid4())}), ("draft",)),
+    Scenario("POST /contracts/{contract_id}/renewal-payment", 200,
+             lambda s: _event("POST", f"/contracts/{PAST_DUE}/renewal-payment",
+                              headers={"Idempotency-Key": str(uuid.uuid4())}), ("payable",)),
     Scenario("PUT /contracts/{contract_id}/subscriptions/{subscription_id}/pending-reduction", 200,
              lambda s: _event("PUT", f"{_SUBS}/{REDUCE_SUB}/pending-reduction", {"seats": 8})),
     Scenario("DELETE /contracts/{contract_id}/subscriptions/{subscription_id}/pending-reduction", 204,
@@ -91,7 +98,7 @@ def prepare(world: World, needs: tuple[str, ...] = ()) -> State:
     """Fresh tables, the demo seed, some history (an order completed, a reduction scheduled and
     cancelled), then what the scenario needs."""
     from seats import bootstrap
-    from seats.services import add_seats, reduce_seats, submit
+    from seats.services import add_seats, payment_methods, reduce_seats, submit
 
     world.reset_tables()
     world.load_demo_seed()
@@ -105,6 +112,8 @@ def prepare(world: World, needs: tuple[str, ...] = ()) -> State:
         state.ids["draft"] = add_seats.create_draft(repo, CONTRACT, ADD_SUB, 1, CALLER).order_id
     if "reduction" in needs:
         reduce_seats.schedule_reduction(repo, CONTRACT, REDUCE_SUB, CALLER, 8)
+    if "payable" in needs:  # the past-due contract's declining card replaced by one that pays
+        payment_methods.set_contract_payment_method(repo, PAST_DUE, "pm_acme_visa", CALLER)
     return state
 
 

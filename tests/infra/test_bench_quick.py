@@ -19,11 +19,12 @@ from infra import template
 
 TINY = run.Sizes(cold_rounds=1, cold_warmup=False, cold_profile=False, latency_runs=1, contracts=200, due=10)
 DOCUMENTED = {
-    "cold_start": {"ms", "floor_ms", "ratio", "peak_rss_mb"},
+    "cold_start": {"ms", "floor_ms", "ratio", "equal_work_floor_ms", "equal_work_ratio", "peak_rss_mb"},
     "requests": {"requests", "target"},
     "latency": {"p50_ms", "p99_ms", "floor_p50_ms", "ratio"},
 }
-RENEWAL_FIGURES = {"contracts", "due", "items_read_per_due", "renewals_per_s", "floor_renewals_per_s"}
+RENEWAL_FIGURES = {"contracts", "due", "items_read_per_due", "rcu_per_due", "renewals_per_s", "floor_renewals_per_s",
+                   "worker_to_floor", "two_call_floor_renewals_per_s", "notice_keys_per_notified"}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,8 @@ def test_results_json_has_exactly_the_documented_sections_and_fields(written):
         for name, figures in results[section].items():
             assert set(figures) == fields, (section, name)
             assert _numbers(figures), (section, name)
-    assert set(results["renewal"]) == RENEWAL_FIGURES
+    notices = "NoticeIndex" in json.dumps(template.create_table_requests())  # the figure needs the notice index
+    assert set(results["renewal"]) == (RENEWAL_FIGURES if notices else RENEWAL_FIGURES - {"notice_keys_per_notified"})
     assert _numbers(results["renewal"])
 
 
@@ -63,6 +65,32 @@ def test_every_function_of_the_template_gets_a_cold_start_figure_against_the_sam
     assert set(results["cold_start"]) == set(template.functions())
     assert len({figures["floor_ms"] for figures in results["cold_start"].values()}) == 1
     assert [name for name, d in details["cold_start"].items() if "error" in d] == []
+
+
+def test_every_function_is_held_to_an_equal_work_floor_that_replays_its_calls_without_error(tiny_run):
+    results, details = tiny_run
+    for name in template.functions():
+        detail = details["cold_start"][name]
+        assert detail["call_count"] > 0 and detail["equal_work"]["replay_errors"] == 0, name
+        assert results["cold_start"][name]["equal_work_floor_ms"] > results["cold_start"][name]["floor_ms"] * 0.5
+
+
+def test_the_recorded_calls_are_replayed_as_they_ran_one_list_per_thread_of_a_pool():
+    from bench.profiling import segments
+
+    calls = [{"thread": "MainThread", "n": 1}, {"thread": "ThreadPoolExecutor-0_0", "n": 2},
+             {"thread": "ThreadPoolExecutor-0_1", "n": 3}, {"thread": "ThreadPoolExecutor-0_0", "n": 4},
+             {"thread": "ThreadPoolExecutor-1_0", "n": 5}, {"thread": "MainThread", "n": 6}]
+    shape = [[[c["n"] for c in thread] for thread in segment] for segment in segments(calls)]
+    assert shape == [[[1]], [[2, 4], [3]], [[5]], [[6]]]
+
+
+def test_the_renewal_floor_makes_every_call_of_a_ledgered_renewal_without_error(tiny_run):
+    _, details = tiny_run
+    renewal_details = details["renewal"]
+    assert renewal_details["floor_missing"] == [] and renewal_details["floor_errors"] == 0
+    assert renewal_details["floor_batches"] >= 1
+    assert set(renewal_details["time_per_renewal"]["floor_calls"]) == set(renewal.LEDGER_FLOOR)
 
 
 def test_every_route_of_the_template_gets_a_latency_figure_beside_its_floor(tiny_run):
@@ -149,7 +177,7 @@ def test_calls_are_recorded_with_their_items_and_category():
         with AwsCalls().attach(ddb) as calls:
             ddb.get_item(TableName="SeatsTable", Key={"PK": {"S": "P"}, "SK": {"S": "S"}}, ConsistentRead=True)
             ddb.get_item(TableName="IdempotencyTable", Key={"id": {"S": "none"}})
-        first, second = calls.calls
+        first, second = calls.estimated()
         assert (first.operation, first.items_read, first.category(), first.rcu) == ("GetItem", 1, "seats", 1.0)
         assert (second.items_read, second.category(), second.rcu) == (0, "idempotency", 0.5)
         assert calls.sent == 2
