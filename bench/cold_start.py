@@ -49,6 +49,7 @@ FLOOR = "floor"
 FLOOR_XRAY = "floor+xray"  # the floor, and the X-Ray SDK that Powertools' Tracer loads when tracing is on
 FLOOR_MODELS = "floor+models"  # the floor, and pydantic's BaseModel (the floor's `import pydantic` loads none of it)
 EQUAL_WORK = "floor+calls"  # the floor, and the function's recorded AWS calls replayed
+NO_GC_IMPORT = "function+gc-after-import"  # the function, its garbage collector off until its module is imported
 TARGET_RATIO = 1.3
 TARGET_EQUAL_WORK_RATIO = 1.25
 TARGET_RSS_MB = 100
@@ -110,6 +111,9 @@ if mode == "record":
 elif mode == "profile":
     from bench.profiling import StackSampler
     sampler = StackSampler().start()
+elif mode == "function+gc-after-import":
+    import gc
+    gc.disable()
 started = time.perf_counter()
 replay_errors = 0
 if mode.startswith("floor"):
@@ -129,6 +133,8 @@ if mode.startswith("floor"):
 else:
     import importlib
     handler = getattr(importlib.import_module(module_name), attribute)
+    if mode == "function+gc-after-import":
+        gc.freeze(); gc.enable()
     imported = time.perf_counter()
     if sampler is not None:
         import_counts = dict(sampler.stop()); sampler = type(sampler)().start()
@@ -560,7 +566,9 @@ def missed(figures: dict[str, float]) -> bool:
 def _profile(summary: dict[str, Any], server: ColdStartServer, env: dict[str, str], workdir: Path, python: str,
              functions: dict[str, Any], prepared: dict[str, Prepared]) -> None:
     """For every function that misses a target, and for those always profiled: the imports beyond the
-    floor's (`-X importtime`), and where its first event's time goes (sampled, PROFILE_RUNS children)."""
+    floor's (`-X importtime`), where its first event's time goes (sampled, PROFILE_RUNS children), and
+    what the garbage collector costs its import (PROFILE_RUNS pairs: as measured, and with the collector
+    off until the module is imported, then `gc.freeze()` and on again)."""
     from bench.profiling import shares
 
     for logical_id, figures in summary["results"].items():
@@ -573,12 +581,19 @@ def _profile(summary: dict[str, Any], server: ColdStartServer, env: dict[str, st
             detail["profile"]["boto3_import_ms"] = boto3_import_ms(env, python)
         state = prepared[logical_id]
         counts: dict[str, Counter[str]] = {"import": Counter(), "event": Counter()}
+        function = functions[logical_id]
+        gc_saved: list[float] = []
         for _ in range(PROFILE_RUNS):
             server.restore(state.snapshot)
-            result = run_child("profile", functions[logical_id].module, functions[logical_id].handler, state.event,
-                               env, workdir, python)
+            result = run_child("profile", function.module, function.handler, state.event, env, workdir, python)
             for phase in counts:
                 counts[phase].update(result.get("profile", {}).get(phase, {}))
+            pair = []
+            for mode in ("function", NO_GC_IMPORT):
+                server.restore(state.snapshot)
+                pair.append(run_child(mode, function.module, function.handler, state.event, env, workdir, python))
+            gc_saved.append(pair[0]["ms"] - pair[1]["ms"])
+        detail["profile"]["gc_during_import_ms"] = round(median(gc_saved), 1)
         detail["profile"]["first_event_ms_by_category"] = shares(counts["event"], detail["first_event_ms"])
         detail["profile"]["import_ms_by_category"] = shares(counts["import"], detail["import_ms"])
         detail["profile"]["samples"] = {phase: sum(c.values()) for phase, c in counts.items()}

@@ -72,6 +72,7 @@ def classify(frame: Any) -> str:
     """The category of one sample: the stack from `frame` (innermost) outwards."""
     owner: str | None = None
     importing: str | None = None
+    module: str | None = None  # the innermost module body running: an import, if importlib is further out
     in_call = in_service = creating = False
     if frame is not None and frame.f_code.co_name == "wait" and frame.f_code.co_filename.endswith("threading.py"):
         waiting = True  # blocked on a lock: a thread pool doing the work, or a thread starting
@@ -85,8 +86,10 @@ def classify(frame: Any) -> str:
             in_call = True
         elif name == "create_client" and "botocore/" in filename:
             creating = True
-        elif name == "<module>" and importing is None and package is not None:
-            importing = package
+        elif name == "<module>" and module is None and package is not None:
+            module = package
+        elif filename.startswith("<frozen importlib") and module is not None and importing is None:
+            importing = module
         if package is not None:
             if owner is None:
                 owner = package

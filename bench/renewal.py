@@ -433,7 +433,7 @@ def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[st
         "rcu_per_due": round((index_rcu + worker_rcu) / due, 3) if due else 0,
         "renewals_per_s": rate,
         "floor_renewals_per_s": floor_rate,
-        "worker_to_floor": round(rate / floor_rate, 2) if floor_rate else 0,
+        "worker_to_floor": round(median(worker["rates"]) / median(floors["ledger"]), 3) if floor_rate else 0,
         "two_call_floor_renewals_per_s": round(median(floors["two_call"]), 1) if floors["two_call"] else 0,
     }
     notices = _notices(scheduled, answer)
