@@ -55,6 +55,7 @@ TARGET_EQUAL_WORK_RATIO = 1.25
 TARGET_RSS_MB = 100
 BYTECODE_ROUNDS = 3  # cold starts without .pyc (what a plain `sam build` ships): ~1 s each, so fewer rounds
 PROFILE_RUNS = 5  # sampled cold starts per profiled function (the sampler's figures are shares, not timings)
+GC_PAIRS = 7  # paired cold starts per profiled function: as measured, and the collector off until imported
 ALWAYS_PROFILED = ("SubmitOrderFunction",)  # the issue asks what submit pays beyond its floor
 NOT_YET_IN_TEMPLATE = ("PaymentWebhookFunction",)  # announced; measured as soon as template.yaml has it
 
@@ -567,7 +568,7 @@ def _profile(summary: dict[str, Any], server: ColdStartServer, env: dict[str, st
              functions: dict[str, Any], prepared: dict[str, Prepared]) -> None:
     """For every function that misses a target, and for those always profiled: the imports beyond the
     floor's (`-X importtime`), where its first event's time goes (sampled, PROFILE_RUNS children), and
-    what the garbage collector costs its import (PROFILE_RUNS pairs: as measured, and with the collector
+    what the garbage collector costs its import (GC_PAIRS pairs: as measured, and with the collector
     off until the module is imported, then `gc.freeze()` and on again)."""
     from bench.profiling import shares
 
@@ -583,11 +584,14 @@ def _profile(summary: dict[str, Any], server: ColdStartServer, env: dict[str, st
         counts: dict[str, Counter[str]] = {"import": Counter(), "event": Counter()}
         function = functions[logical_id]
         gc_saved: list[float] = []
-        for _ in range(PROFILE_RUNS):
-            server.restore(state.snapshot)
-            result = run_child("profile", function.module, function.handler, state.event, env, workdir, python)
-            for phase in counts:
-                counts[phase].update(result.get("profile", {}).get(phase, {}))
+        for n in range(max(PROFILE_RUNS, GC_PAIRS)):
+            if n < PROFILE_RUNS:
+                server.restore(state.snapshot)
+                result = run_child("profile", function.module, function.handler, state.event, env, workdir, python)
+                for phase in counts:
+                    counts[phase].update(result.get("profile", {}).get(phase, {}))
+            if n >= GC_PAIRS:
+                continue
             pair = []
             for mode in ("function", NO_GC_IMPORT):
                 server.restore(state.snapshot)

@@ -8,7 +8,8 @@ measured ones).
 and keeps each call's service, operation, parameters, thread and duration: the recording of a cold
 start's calls for the equal-work floor, and the time a worker spends in AWS calls, by operation.
 
-`StackSampler` looks at one thread's stack every `interval` seconds and counts a category per sample:
+`StackSampler` looks at the main thread's stack every `interval` seconds (a timer signal) and counts a
+category per sample:
 `AWS calls` while a botocore call is on the stack (split into the service itself, moto in process, and
 botocore with the wire), `client creation`, `imports` (module code running, what is imported named), and
 otherwise the nearest package of ours or of a dependency on the stack (standard library frames are
@@ -18,7 +19,6 @@ charged to their caller: `json.dumps` called by Powertools' logger is the logger
 from __future__ import annotations
 
 import copy
-import sys
 import threading
 import time
 from collections import Counter
@@ -31,24 +31,22 @@ _FUNCTIONS = str(ROOT / "functions") + "/"
 _BENCH = str(ROOT / "bench") + "/"
 _SITE = "site-packages/"
 
-# Powertools' and our packages are split one level further: which part of them is the time.
-_SPLIT = {"aws_lambda_powertools": 2, "seats": 1}
+# Powertools is split two levels further (which part of it is the time); ours is named by module.
+_SPLIT = {"aws_lambda_powertools": 2}
 _ALIASES: dict[str, str | None] = {"pydantic_core": "pydantic", "annotated_types": "pydantic",
                                    "typing_extensions": None}
 _SERVICE_SIDE = {"moto", "werkzeug", "responses", "jinja2", "xmltodict", "cryptography"}  # moto's own work
 
 
 def package_of(filename: str, _cache: dict[str, str | None] = {}) -> str | None:  # noqa: B006 - a cache
-    """`seats.services`, `aws_lambda_powertools.utilities.idempotency`, `pydantic`, ...; None for the
+    """`seats.services.renew`, `aws_lambda_powertools.utilities.idempotency`, `pydantic`, ...; None for the
     standard library (charged to its caller)."""
     if filename in _cache:
         return _cache[filename]
     found: str | None = None
-    if filename.startswith(_SEATS):
-        parts = filename[len(_SEATS):].split("/")
-        found = "seats" + (f".{parts[0].removesuffix('.py')}" if len(parts) > 1 else "")
-        if found == "seats":
-            found = "seats (bootstrap, observability, settings)"
+    if filename.startswith(_SEATS):  # ours: down to the module
+        parts = [p for p in filename[len(_SEATS):].removesuffix(".py").split("/") if p != "__init__"]
+        found = ".".join(["seats", *parts])
     elif filename.startswith(_FUNCTIONS):
         found = "functions"
     elif filename.startswith(_BENCH):
@@ -108,28 +106,38 @@ def classify(frame: Any) -> str:
 
 
 class StackSampler:
-    """Samples one thread (the caller's, by default) from a daemon thread; `counts` by category."""
+    """Samples the main thread's stack on a wall-clock timer (`setitimer(ITIMER_REAL)`: SIGALRM, whose
+    handler Python runs in the main thread with the frame it interrupted); `counts` by category.
 
-    def __init__(self, interval: float = 0.0005, thread_id: int | None = None) -> None:
+    A signal, not a sampling thread: a thread needs the GIL to look, so it sees a thread that waits on a
+    socket (GIL released) far more often than one running Python code; a timer signal interrupts both
+    alike (a blocking call is retried after the handler, PEP 475). Main thread only."""
+
+    def __init__(self, interval: float = 0.0005) -> None:
         self.interval = interval
-        self.thread_id = thread_id or threading.get_ident()
         self.counts: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._switch = sys.getswitchinterval()
+        self._previous: Any = None
+
+    def _sample(self, signum: int, frame: Any) -> None:
+        if frame is not None:
+            self.counts[classify(frame)] += 1
 
     def start(self) -> StackSampler:
-        self._stop.clear()
-        sys.setswitchinterval(min(self._switch, self.interval / 2))  # let the sampler in on time
-        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
-        self._thread.start()
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("the sampler samples the main thread, from the main thread")
+        self._previous = signal.signal(signal.SIGALRM, self._sample)
+        signal.setitimer(signal.ITIMER_REAL, self.interval, self.interval)
         return self
 
     def stop(self) -> Counter[str]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        sys.setswitchinterval(self._switch)
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        if self._previous is not None:
+            signal.signal(signal.SIGALRM, self._previous)
+            self._previous = None
         return self.counts
 
     def __enter__(self) -> StackSampler:
@@ -138,14 +146,35 @@ class StackSampler:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def _run(self) -> None:
-        frames = sys._current_frames
-        while not self._stop.is_set():
-            frame = frames().get(self.thread_id)
-            if frame is not None:
-                self.counts[classify(frame)] += 1
-            del frame
-            time.sleep(self.interval)
+
+class GcTimer:
+    """Time spent in garbage collections (`gc.callbacks`) while `active`: they run inside whatever code
+    allocates when one is due, an AWS call included."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self.active = False
+        self._started: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter() if self.active else None
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+            self._started = None
+
+    def __enter__(self) -> GcTimer:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
 
 
 def shares(counts: Counter[str] | dict[str, int], total_ms: float) -> dict[str, float]:

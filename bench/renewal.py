@@ -207,7 +207,7 @@ def drain(world: World, worker: Any, on_batch: Any = None) -> dict[str, Any]:
     The worker's calls are seen through `CallTimer` only (no botocore hooks on its clients: the floor's
     clients have none either); `calls` holds them, items and capacity estimated after each batch.
     `on_batch(contract_ids, timed_calls)` runs after each batch (the floor), untimed."""
-    from bench.profiling import CallTimer, StackSampler
+    from bench.profiling import CallTimer, GcTimer, StackSampler
 
     sqs = world.client("sqs")
     rates: list[float] = []
@@ -217,6 +217,7 @@ def drain(world: World, worker: Any, on_batch: Any = None) -> dict[str, Any]:
     sampled: Counter[str] = Counter()
     started = time.perf_counter()
     timer = CallTimer(keep_answers=True)
+    collector = GcTimer()
     calls: list[Call] = []
     while True:
         messages = sqs.receive_message(QueueUrl=world.queue_url, MaxNumberOfMessages=BATCH).get("Messages", [])
@@ -225,10 +226,12 @@ def drain(world: World, worker: Any, on_batch: Any = None) -> dict[str, Any]:
         event = sqs_records(messages)
         profiled = batches % PROFILE_EVERY == PROFILE_EVERY // 2 and batches > 0
         sampler = StackSampler().start() if profiled else None
-        with timer:
+        with timer, collector:
+            collector.active = not profiled
             invocation_started = time.perf_counter()
             answer = worker(event, LambdaContext())
             elapsed = time.perf_counter() - invocation_started
+            collector.active = False
         if sampler is not None:
             sampled.update(sampler.stop())
         timed = timer.clear()
@@ -256,7 +259,7 @@ def drain(world: World, worker: Any, on_batch: Any = None) -> dict[str, Any]:
         if batches % 20 == 0:
             progress(f"renewal   worker: {renewed} renewed in {batches} batches")
     return {"seconds": time.perf_counter() - started, "invoked_s": invoked, "rates": rates, "renewed": renewed,
-            "calls": calls,
+            "calls": calls, "gc_s": collector.seconds, "gc_collections": collector.collections,
             "failed": failed, "batches": batches, "worker_calls": worker_calls, "sampled": sampled,
             "profiled_batches": batches - len(rates), "profiled_s": profiled_s,
             "profiled_renewals": profiled_renewals, "timed_renewals": renewed - profiled_renewals}
@@ -389,11 +392,14 @@ def _notices_of_earlier_nights(records: list[Any], today: date) -> int:
 
 
 def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[str, Any]) -> dict[str, Any]:
+    from bench.profiling import GcTimer
+
     schedule_event = json.loads((EVENTS / "renewal_schedule.json").read_text())
     schedule_event["time"] = AS_OF
     floor_times: list[dict[str, list[float]]] = []  # per batch: seconds per call, by kind
     floor_errors = 0
     state: dict[str, Any] = {}
+    floor_gc = GcTimer()
 
     def floor_batch(contract_ids: list[str], timed: list[dict[str, Any]]) -> None:
         nonlocal floor_errors
@@ -403,8 +409,11 @@ def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[st
                 return
             state["floor"] = LedgerFloor(*first)
         times: dict[str, list[float]] = {}
-        for contract_id in contract_ids:
-            floor_errors += state["floor"].run(world.client("dynamodb"), contract_id, times)
+        with floor_gc:
+            floor_gc.active = True
+            for contract_id in contract_ids:
+                floor_errors += state["floor"].run(world.client("dynamodb"), contract_id, times)
+            floor_gc.active = False
         floor_times.append(times)
 
     with quiet_stdout(), item_level_transaction_backups(), AwsCalls().attach(*function_clients()) as calls:
@@ -456,7 +465,8 @@ def _pipeline(world: World, contracts: int, due_ids: list[str], loading: dict[st
             "worker_rcu_per_due": round(worker_rcu / due, 3) if due else 0,
             "worker_reads": _tally(reads), "worker_calls_per_due": _per(worked, due),
             "scheduler_calls": _tally(scheduled), "notices": notices,
-            "time_per_renewal": _time_per_renewal(worker, floor_times),
+            "time_per_renewal": {**_time_per_renewal(worker, floor_times),
+                                 **_gc_per_renewal(worker, floor_gc, floor_times)},
         },
     }
 
@@ -521,6 +531,16 @@ def _time_per_renewal(worker: dict[str, Any], floor_times: list[dict[str, list[f
                     "by_category": dict(sampled.most_common())},
         "floor_ms": round(sum(floor.values()), 3), "floor_calls": floor,
     }
+
+
+def _gc_per_renewal(worker: dict[str, Any], floor_gc: Any, floor_times: list[dict[str, list[float]]]) -> dict[str, Any]:
+    """Milliseconds of garbage collection per renewal, in the worker (invocations not sampled) and in the floor."""
+    floor_renewals = sum(len(t.get(CONTRACT_READ, [])) for t in floor_times)
+    if not worker["timed_renewals"] or not floor_renewals:
+        return {}
+    return {"worker_gc_ms": round(worker["gc_s"] * 1000 / worker["timed_renewals"], 3),
+            "floor_gc_ms": round(floor_gc.seconds * 1000 / floor_renewals, 3),
+            "gc_collections": {"worker": worker["gc_collections"], "floor": floor_gc.collections}}
 
 
 def _first_renewal_calls(timed: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]] | None:

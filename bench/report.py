@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.cold_start import PROFILE_RUNS, TARGET_EQUAL_WORK_RATIO, TARGET_RATIO, TARGET_RSS_MB
+from bench.cold_start import GC_PAIRS, PROFILE_RUNS, TARGET_EQUAL_WORK_RATIO, TARGET_RATIO, TARGET_RSS_MB
 from bench.renewal import LEDGER_FLOOR, TABLE_FLOOR
 from bench.requests import RENEWAL_READS, RENEWAL_WRITES
 
@@ -179,7 +179,8 @@ def _grouped(by_category: dict[str, float]) -> dict[str, float]:
 
 
 def _parts(values: dict[str, float], limit: int = 8, minimum: float = 0.5) -> str:
-    shown = [f"{name} {_num(round(v, 1))}" for name, v in list(values.items())[:limit] if v >= minimum]
+    shown = [f"{name} {_num(round(v, 1 if v >= 1 else 2))}" for name, v in list(values.items())[:limit]
+             if v >= minimum]
     return ", ".join(shown) or "nothing measurable"
 
 
@@ -190,7 +191,7 @@ def _beyond_equal_work(results: dict[str, Any], details: dict[str, Any], profile
         "",
         "For every function that misses a cold-start target, and for SubmitOrderFunction always: its imports "
         "beyond the floor's (self time per package, `python -X importtime`, which inflates every module a "
-        "little), and its first event sampled (a stack sampler every 0.5 ms over "
+        "little), and its first event sampled (a stack sampler on a 0.5 ms wall-clock timer signal, over "
         f"{PROFILE_RUNS} more cold starts; each sample charged to the AWS call in flight, the client being "
         "created, the module being imported, or else the nearest package on the stack; shown as milliseconds "
         "of the measured first event). The floor creates its DynamoDB client among its imports; a function "
@@ -224,9 +225,9 @@ def _beyond_equal_work(results: dict[str, Any], details: dict[str, Any], profile
                     f"({_parts(p.get('floor_only_packages', {}), 4, 0.1)})" if p.get("floor_only_ms") else "")
                  + ".")
         if "gc_during_import_ms" in p:
-            text += (f" The garbage collector costs its import {p['gc_during_import_ms']} ms (median of {PROFILE_RUNS} "
-                     "paired cold starts, one as measured, one with the collector off until the handler's module "
-                     "is imported, then `gc.freeze()` and on again).")
+            text += (f" The garbage collector costs its cold start {p['gc_during_import_ms']} ms (median of "
+                     f"{GC_PAIRS} paired cold starts, one as measured, one with the collector off until the "
+                     "handler's module is imported, then `gc.freeze()` and on again).")
         if "boto3_import_ms" in p:
             text += (f" Powertools' idempotency imports boto3, with s3transfer: {p['boto3_import_ms']} ms on top of "
                      "botocore (median of 5 fresh interpreters). " + BOTO3_NOTE)
@@ -292,7 +293,8 @@ def _equal_work_misses(missed: list[tuple[str, dict[str, Any], dict[str, Any]]],
         reach = [name for name, r, d in missed if name in gc_saved
                  and (r["ms"] - gc_saved[name]) / r["equal_work_floor_ms"] <= TARGET_EQUAL_WORK_RATIO]
         fixes[("garbage collection: the collector off while the handler's module imports (`gc.disable()` first "
-               "thing in functions/<name>/app.py, `gc.freeze(); gc.enable()` at its end: product code) saves "
+               "thing in functions/<name>/app.py, `gc.freeze(); gc.enable()` at its end: product code) saved, "
+               "in paired cold starts, "
                + ", ".join(f"{name} {_num(ms)} ms" for name, ms in gc_saved.items())
                + (f", which brings {', '.join(reach)} within the target" if reach else ", not enough alone"))] = None
     if fixes:
@@ -522,6 +524,9 @@ def _renewal_time(per: dict[str, Any]) -> list[str]:
         rows.append([kind, f"{worker.get('ms', 0)} ({worker.get('per_renewal', 0)}×)", floor.get(kind, "—")])
     rows.append(["the worker's own code (no AWS call)", per.get("worker_own_ms"), "—"])
     rows.append(["total", per.get("worker_ms"), per.get("floor_ms")])
+    if "worker_gc_ms" in per:
+        rows.append(["of which garbage collection (inside the calls and the code above)", per["worker_gc_ms"],
+                     per["floor_gc_ms"]])
     sampled = per.get("sampled", {})
     lines = [
         "Where a renewal's time goes (ms per renewal; the worker's AWS calls timed one by one around botocore's "
@@ -532,7 +537,7 @@ def _renewal_time(per: dict[str, Any]) -> list[str]:
     own = per.get("worker_own_by_package", {})
     if own:
         lines += [
-            f"The worker's own {per.get('worker_own_ms')} ms, by package (stack sampler over "
+            f"The worker's own {per.get('worker_own_ms')} ms, by module of ours and package otherwise (stack sampler over "
             f"{sampled.get('batches')} batches left out of the rates, {sampled.get('samples')} samples, "
             f"{round(100 * sampled.get('aws_share', 0))}% of them in AWS calls): {_parts(own, 8, 0.01)}.",
             "",
@@ -546,11 +551,21 @@ def _renewal_rate_miss(results: dict[str, Any], per: dict[str, Any]) -> str:
               if kind not in LEDGER_FLOOR or c.get("per_renewal", 0) > 1.01}
     same = round(sum(c["ms"] - floor.get(kind, 0) for kind, c in calls.items() if kind not in beyond), 2)
     parts = [f"{kind} ×{calls[kind]['per_renewal']} (+{ms} ms)" for kind, ms in beyond.items()]
+    slower = max(((kind, c["ms"] - floor.get(kind, 0)) for kind, c in calls.items() if kind not in beyond),
+                 key=lambda kv: kv[1], default=None)
+    gc_extra = round(per.get("worker_gc_ms", 0) - per.get("floor_gc_ms", 0), 2) if "worker_gc_ms" in per else None
     text = (f"- **Renewal, worker rate**: {results['worker_to_floor']}× its floor (target {WORKER_TO_FLOOR_TARGET}): "
             f"{per.get('worker_ms')} ms per renewal against {per.get('floor_ms')} ms. Beyond the floor: "
             + (f"calls the floor does without, {', '.join(parts)}; " if parts else "")
-            + f"the floor's own calls {'+' if same >= 0 else ''}{same} ms through the worker's client; the worker's "
-            f"own code {per.get('worker_own_ms')} ms ({_parts(per.get('worker_own_by_package', {}), 4, 0.01)}).")
+            + f"the floor's own calls, made by the worker, {'+' if same >= 0 else ''}{same} ms"
+            + (f" (most in its {slower[0]}: {calls[slower[0]]['ms']} against {floor.get(slower[0])} ms)"
+               if slower and slower[1] > 0.1 else "")
+            + f"; the worker's own code {per.get('worker_own_ms')} ms "
+            f"({_parts(per.get('worker_own_by_package', {}), 5, 0.01)})"
+            + (f"; garbage collection, inside both, {per.get('worker_gc_ms')} ms against the floor's "
+               f"{per.get('floor_gc_ms')} ms per renewal (a collection runs in whichever call or line allocates "
+               "when one is due" + (": the worker allocates more)" if gc_extra > 0 else ")")
+               if gc_extra is not None else "") + ".")
     if "provider: read" in beyond:
         without = round(per.get("worker_ms", 0) - beyond["provider: read"], 2)
         text += (" The second provider read is `seats.services.ledger.take` asking the provider for the state of "
