@@ -39,7 +39,7 @@ def render(results: dict[str, Any], details: dict[str, Any], run: dict[str, Any]
         "",
         f"- Machine: {run['machine']['nproc']} CPUs ({run['machine']['cpu'] or 'unknown CPU'}), "
         f"Python {run['machine']['python']}, {run['machine']['platform']}; load average "
-        f"{run['load_before']} before, {run['load_after']} after.",
+        f"{run['load_before']} before, {run['load_after']} after" + _load_during(run) + ".",
         f"- Code: commit `{run['commit']}`{' with uncommitted changes' if run['dirty'] else ''}.",
         f"- Every figure is a median (cold start: {run['cold_rounds']} round(s); latency: {run['latency_runs']} runs "
         f"per route; renewal: per batch of 10 over the whole queue), and every floor comes from the same run, "
@@ -55,6 +55,21 @@ def render(results: dict[str, Any], details: dict[str, Any], run: dict[str, Any]
     lines += ["## Targets missed", ""]
     lines += misses or ["None.", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+SHARED_LOAD_PER_CPU = 0.75  # the benchmark alone keeps about one CPU busy
+
+
+def _load_during(run: dict[str, Any]) -> str:
+    during = run.get("load_during") or {}
+    if not during:
+        return ""
+    text = f"; 1-minute load average during the run {during['mean']} on average, {during['max']} at most"
+    if during["mean"] > SHARED_LOAD_PER_CPU * (run["machine"].get("nproc") or 1):
+        text += (". **The machine was shared**: other work (other engineers' test runs) competed for its CPUs "
+                 "while this ran. Every ratio compares runs interleaved within the same minutes, so both sides "
+                 "met the same load; absolute times are higher than on a quiet machine")
+    return text
 
 
 def _cold_start(results: dict[str, Any], details: dict[str, Any], misses: list[str]) -> list[str]:

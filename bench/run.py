@@ -104,18 +104,54 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (Path(tempfile.mkdtemp(prefix="seats-bench-quick-")) if args.quick else ROOT)
     started = time.perf_counter()
     load_before = _load()
-    results, details = run(sizes)
+    with LoadWatch() as watch:
+        results, details = run(sizes)
     run_info = {
         "quick": args.quick, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": time.perf_counter() - started, "machine": machine(), "load_before": load_before,
         "load_after": _load(), "commit": _git("rev-parse", "--short", "HEAD") or "unknown",
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "cold_rounds": sizes.cold_rounds, "latency_runs": sizes.latency_runs,
+        "cold_rounds": sizes.cold_rounds, "latency_runs": sizes.latency_runs, "load_during": watch.summary(),
     }
     LAST_RUN.write_text(json.dumps({"results": results, "details": details, "run_info": run_info}, default=str))
     json_path, md_path = write(results, details, run_info, out)
     progress(f"done in {run_info['wall_s']:.0f} s: {json_path} and {md_path}")
     return 0
+
+
+class LoadWatch:
+    """The 1-minute load average every `every` seconds while the benchmarks run (a daemon thread)."""
+
+    def __init__(self, every: float = 15.0) -> None:
+        import threading
+
+        self.every = every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-load", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.samples.append(os.getloadavg()[0])
+            except OSError:
+                return
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> LoadWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        if not self.samples:
+            return {}
+        return {"mean": round(sum(self.samples) / len(self.samples), 2), "max": round(max(self.samples), 2),
+                "samples": len(self.samples)}
 
 
 def _load() -> str:
