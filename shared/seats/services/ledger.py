@@ -49,7 +49,10 @@ def _provider_ref(repo: Repository, gateway: PaymentGateway, payment: Payment) -
 def take(repo: Repository, gateway: PaymentGateway, payment: Payment) -> ProviderPayment:
     """Take the money of a pending payment, or learn that it was taken: confirmed once, asked after that.
     PaymentProviderUnavailable: the outcome is unknown and the payment stays pending."""
+    created_now = payment.provider_ref is None
     provider_ref = _provider_ref(repo, gateway, payment)
+    if created_now:  # nothing to ask: only a recorded payment is ever confirmed, and this one just was
+        return gateway.confirm_payment(provider_ref, request_of(payment))
     state = gateway.get_payment(provider_ref)
     if state is None:
         raise PaymentProviderUnavailable()
