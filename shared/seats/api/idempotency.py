@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -34,9 +35,16 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats import bootstrap
-from seats.api.problems import PROBLEM_JSON
+from seats.api import problems
 from seats.domain.codes import ErrorCode
-from seats.domain.errors import DomainError, IdempotencyKeyReused, RequestInProgress
+from seats.domain.errors import (
+    ConcurrentUpdate,
+    DomainError,
+    IdempotencyKeyReused,
+    PaymentDeclined,
+    RequestInProgress,
+)
+from seats.observability import metrics
 from seats.settings import get_settings
 
 ROUTE = "POST /orders/{order_id}/submit"
@@ -119,6 +127,16 @@ def answer_once(first_answer: FirstAnswer, request: dict[str, str], context: Lam
         raise StoreUnavailable() from None
 
 
+def kept(error: DomainError) -> dict[str, Any]:
+    """A domain error as a final answer, to keep and replay; raised again when it invites a retry with the
+    same key (a 5xx, a lost race), since those are not kept. A decline is counted (PaymentDeclines)."""
+    if error.status >= 500 or isinstance(error, ConcurrentUpdate):
+        raise error
+    if isinstance(error, PaymentDeclined):
+        metrics.add_metric(name="PaymentDeclines", unit=MetricUnit.Count, value=1)
+    return problems.kept_answer(error)
+
+
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -128,6 +146,6 @@ def as_response(answer: dict[str, Any]) -> Response:
     status = answer["status"]
     return Response(
         status_code=status, body=json.dumps(answer["body"]),
-        content_type=content_types.APPLICATION_JSON if status < 400 else PROBLEM_JSON,
+        content_type=content_types.APPLICATION_JSON if status < 400 else problems.PROBLEM_JSON,
         headers={REPLAYED_HEADER: "true"} if answer.get("replayed") else None,
     )

@@ -44,7 +44,7 @@ def complete(repo: Repository, gateway: PaymentGateway, order: SeatOrder, contra
                 return fresh  # our write (its answer lost) or another request's, event and all
             latest = contract_of(repo, fresh.contract_id)
             fresh_payment = repo.get_payment(payment.payment_id) if payment else None
-            problem = not_completable(fresh, latest, payment, fresh_payment, actor)
+            problem = not_completable(fresh, latest, fresh_payment, actor)
             if problem is not None:
                 if fresh_payment is not None and fresh_payment.unsettled:
                     give_back(repo, gateway, fresh, fresh_payment)
@@ -94,13 +94,13 @@ def _seats_added(order: SeatOrder) -> events.SeatsAdded:
     )
 
 
-def not_completable(order: SeatOrder, contract: Contract, paid_with: Payment | None, payment: Payment | None,
+def not_completable(order: SeatOrder, contract: Contract, payment: Payment | None,
                     actor: str) -> DomainError | None:
-    """Why the order can no longer be completed with `paid_with`, or None when the write may be tried again."""
+    """Why the order can no longer be completed with `payment` (as stored now), or None when the write may
+    be tried again."""
     if order.status != "draft":
         return OrderNotDraft(f"Order {order.order_id} is {order.status}")
-    if paid_with is not None and (payment is None or payment.status != "pending"
-                                  or order.payment_id != paid_with.payment_id):
+    if payment is not None and (payment.status != "pending" or order.payment_id != payment.payment_id):
         return ConcurrentUpdate("The order changed while it was being paid; read it again")
     subscription = contract.subscription(order.subscription_id)
     try:

@@ -81,7 +81,7 @@ def _apply_or_refund(repo: Repository, gateway: PaymentGateway, payment: Payment
         order = repo.get_order(payment.order_id)
         contract = repo.get_contract(payment.contract_id)
         if isinstance(order, SeatOrder) and contract is not None \
-                and completion.not_completable(order, contract, payment, payment, order.created_by) is None:
+                and completion.not_completable(order, contract, payment, order.created_by) is None:
             try:
                 completion.complete(repo, gateway, order, contract, payment, order.created_by)
                 return "completed"

@@ -12,16 +12,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.metrics import MetricUnit
 
 from seats import bootstrap, clock
-from seats.api import idempotency, present, problems
+from seats.api import idempotency, present
 from seats.api.answers import answers
 from seats.api.identity import current_caller
 from seats.api.schemas import ContractOut
 from seats.domain.codes import ErrorCode
-from seats.domain.errors import ConcurrentUpdate, DomainError, IdempotencyKeyRequired, PaymentDeclined
-from seats.observability import metrics
+from seats.domain.errors import DomainError, IdempotencyKeyRequired
 from seats.services import pay_now
 
 router = APIGatewayHttpRouter()
@@ -34,11 +32,7 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
                                            request["contract_id"], request["caller"], clock.utc_now(),
                                            request_key=idempotency.request_digest(request))
     except DomainError as error:
-        if error.status >= 500 or isinstance(error, ConcurrentUpdate):
-            raise
-        if isinstance(error, PaymentDeclined):
-            metrics.add_metric(name="PaymentDeclines", unit=MetricUnit.Count, value=1)
-        return problems.kept_answer(error)
+        return idempotency.kept(error)
     body = present.contract(contract, request["caller"], clock.today()).model_dump(mode="json")
     return {"status": 200, "body": body}
 

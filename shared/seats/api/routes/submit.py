@@ -16,18 +16,17 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats import bootstrap
-from seats.api import idempotency, present, problems
+from seats.api import idempotency, present
 from seats.api.answers import answers
 from seats.api.idempotency import idempotency_store as idempotency_store  # imported from here by bench/
 from seats.api.identity import current_caller
 from seats.api.schemas import OrderOut
 from seats.domain.codes import ADD_SEATS_CONFLICTS, ErrorCode
-from seats.domain.errors import ConcurrentUpdate, DomainError, IdempotencyKeyRequired, PaymentDeclined
+from seats.domain.errors import DomainError, IdempotencyKeyRequired
 from seats.observability import metrics
 from seats.services import submit
 
 router = APIGatewayHttpRouter()
-
 
 
 def _first_answer(request: dict[str, str]) -> dict[str, Any]:
@@ -36,11 +35,7 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
         order = submit.submit(bootstrap.repository(), bootstrap.payment_gateway(), request["order_id"],
                               request["caller"], submit_key=idempotency.request_digest(request))
     except DomainError as error:
-        if error.status >= 500 or isinstance(error, ConcurrentUpdate):
-            raise
-        if isinstance(error, PaymentDeclined):
-            metrics.add_metric(name="PaymentDeclines", unit=MetricUnit.Count, value=1)
-        return problems.kept_answer(error)
+        return idempotency.kept(error)
     metrics.add_metric(name="SeatsAdded", unit=MetricUnit.Count, value=order.seats_to_add or 0)
     with single_metric(name="OrderValue", unit=MetricUnit.NoUnit, value=float(order.total.amount),
                        namespace=metrics.namespace) as metric:
