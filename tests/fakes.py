@@ -33,7 +33,7 @@ from seats.clock import iso, utc_now
 from seats.domain import events, notices
 from seats.domain.errors import ConcurrentUpdate
 from seats.domain.history import HistoryEvent
-from seats.domain.model import Account, Contract, Order, PaymentMethod, User, new_id
+from seats.domain.model import OPEN_ORDER, Account, Contract, Order, PaymentMethod, User, new_id
 from seats.domain.payments import Payment
 from seats.services.messages import RenewalMessage
 from seats.services.ports import (
@@ -299,15 +299,17 @@ class MemoryUnitOfWork:
         self._writes.append(_Write(("contract", contract_id), allowed, lambda: None))
 
     def cancel_draft(self, order_id: str) -> None:
-        """Cancel an order by id, without reading it, only while it is a draft (its version bumped)."""
+        """Cancel an order by id, without reading it, only while it is open (a draft, or waiting for the
+        cardholder's authentication); its version bumped and its payment action dropped."""
         orders = self.repo.orders
 
         def allowed() -> bool:
             current = orders.get(order_id)
-            return current is not None and current.status == "draft"
+            return current is not None and current.status in OPEN_ORDER
 
         def apply() -> None:
             orders[order_id].status = "cancelled"
+            orders[order_id].payment_action = None
             orders[order_id].version += 1
 
         self._writes.append(_Write(("order", order_id), allowed, apply))

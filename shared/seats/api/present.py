@@ -9,7 +9,15 @@ from seats.api import schemas
 from seats.clock import iso
 from seats.domain.eligibility import Change, ineligibility
 from seats.domain.history import HistoryEvent
-from seats.domain.model import Contract, Order, PaymentMethod, RenewalOrder, SeatOrder, Subscription
+from seats.domain.model import (
+    Contract,
+    Order,
+    PaymentAction,
+    PaymentMethod,
+    RenewalOrder,
+    SeatOrder,
+    Subscription,
+)
 from seats.domain.preview import RenewalPreview
 
 
@@ -74,9 +82,16 @@ def order(o: Order) -> schemas.OrderOut:
         payment_method=payment_method(o.payment_method) if o.payment_method else None,
         charge_id=o.charge_id, created_by=o.created_by, created_at=iso(o.created_at),
         submitted_at=iso(o.submitted_at) if o.submitted_at else None,
+        carried_to_renewal=isinstance(o, SeatOrder) and o.carried_to_renewal,
+        payment_action=_action(o.payment_action) if o.payment_action else None,
         **(_seat_order(o) if isinstance(o, SeatOrder) else {}),
         **(_renewal(o) if isinstance(o, RenewalOrder) else {}),
     )
+
+
+def _action(a: PaymentAction) -> schemas.PaymentActionOut:
+    return schemas.PaymentActionOut(type=a.type, charge_id=a.charge_id, client_secret=a.client_secret,
+                                    redirect_url=a.redirect_url, expires_at=iso(a.expires_at))
 
 
 def _seat_order(o: SeatOrder) -> dict[str, Any]:
@@ -102,6 +117,7 @@ def _renewal(o: RenewalOrder) -> dict[str, Any]:
         "lines": [schemas.OrderLineOut(subscription_id=line.subscription_id, seats=line.seats,
                                        unit_price=str(line.unit_price), amount=str(line.amount))
                   for line in o.lines],
+        "carried_over": [schemas.CarriedAmountOut(order_id=c.order_id, amount=str(c.amount)) for c in o.carried_over],
         "period": schemas.PeriodOut(term_start=o.period.term_start.isoformat(),
                                     renewal_date=o.period.renewal_date.isoformat()),
     }

@@ -92,6 +92,21 @@ class PaymentErrorOut(Out):
     message: str
 
 
+class CarriedAmountOut(Out):
+    order_id: Annotated[str, Field(description="The order whose amount, below the provider's minimum, was carried")]
+    amount: MoneyStr
+
+
+class PaymentActionOut(Out):
+    type: Annotated[Literal["authenticate"], Field(description="The cardholder must authenticate the payment")]
+    charge_id: Annotated[str, Field(description="The provider's payment (a Stripe PaymentIntent id)")]
+    client_secret: Annotated[str | None, Field(
+        description="Hand to the provider's SDK (Stripe.js handleNextAction) to show the bank's challenge")]
+    redirect_url: Annotated[str | None, Field(description="The bank's challenge page, when the provider gives one")]
+    expires_at: Annotated[InstantStr, Field(
+        description="23 hours after the submit: then the payment is canceled and the order back to draft")]
+
+
 class OrderLineOut(Out):
     subscription_id: str
     seats: int
@@ -107,7 +122,8 @@ class PeriodOut(Out):
 class OrderOut(Out):
     order_id: str
     type: Literal["add_seats", "renewal"]
-    status: Literal["draft", "completed", "cancelled"]
+    status: Annotated[Literal["draft", "payment_pending", "completed", "cancelled"], Field(
+        description="payment_pending: waiting for the cardholder's authentication (see payment_action)")]
     contract_id: str
     subscription_id: str | None
     account_id: str
@@ -124,10 +140,15 @@ class OrderOut(Out):
     payment_method: PaymentMethodOut | None
     charge_id: str | None
     last_payment_error: PaymentErrorOut | None
+    carried_to_renewal: Annotated[bool, Field(
+        description="Completed below the provider's minimum charge: the total is charged with the next renewal")]
+    payment_action: PaymentActionOut | None
     created_by: str
     created_at: InstantStr
     submitted_at: InstantStr | None
     lines: list[OrderLineOut] | None = None
+    carried_over: Annotated[list[CarriedAmountOut] | None, Field(
+        description="A renewal: the amounts carried from earlier orders, included in its total")] = None
     period: PeriodOut | None = None
 
 
@@ -159,11 +180,6 @@ class RenewalPreviewLineOut(Out):
     unit_price: Annotated[MoneyStr, Field(description="Price per seat per term")]
     amount: Annotated[MoneyStr, Field(description="unit_price × seats")]
     reduction_applied: Annotated[bool, Field(description="The seats are a pending reduction's, at the lower price")]
-
-
-class CarriedAmountOut(Out):
-    order_id: Annotated[str, Field(description="The order whose amount, below the provider's minimum, was carried")]
-    amount: MoneyStr
 
 
 RenewalWarning = Literal["card_expires_before_renewal", "no_payment_method", "auto_renew_off", "payment_past_due"]

@@ -17,7 +17,8 @@ ContractStatus = Literal["active", "past_due", "suspended", "expired", "cancelle
 PurchaseChannel = Literal["online", "reseller"]
 PlanType = Literal["subscription", "maintenance"]
 OrderType = Literal["add_seats", "renewal"]
-OrderStatus = Literal["draft", "completed", "cancelled"]
+OrderStatus = Literal["draft", "payment_pending", "completed", "cancelled"]
+OPEN_ORDER: frozenset[OrderStatus] = frozenset({"draft", "payment_pending"})  # not yet completed or cancelled
 
 
 def new_id(prefix: str) -> str:
@@ -150,6 +151,18 @@ class PaymentError:
 
 
 @dataclass(frozen=True)
+class PaymentAction:
+    """What the client must do for a payment that waits for the cardholder (3-D Secure): hand
+    `client_secret` to the provider's SDK, or send the cardholder to `redirect_url`, before `expires_at`."""
+
+    charge_id: str
+    client_secret: str | None
+    redirect_url: str | None
+    expires_at: datetime
+    type: Literal["authenticate"] = "authenticate"
+
+
+@dataclass(frozen=True)
 class OrderLine:
     subscription_id: str
     seats: int
@@ -173,6 +186,7 @@ class Order:
     payment_method: PaymentMethod | None = None
     charge_id: str | None = None
     submitted_at: datetime | None = None
+    payment_action: PaymentAction | None = None  # payment_pending: the cardholder's authentication awaited
     version: int = 0
 
 
@@ -205,7 +219,9 @@ class Period:
 
 @dataclass(kw_only=True)
 class RenewalOrder(Order):
-    """One renewed period of a contract, always completed: its lines are what it charged."""
+    """One renewed period of a contract: its lines are what it charged. Completed, or (paid now by the
+    manager, the card asking for the cardholder's authentication) payment_pending until the provider
+    answers, then completed or cancelled."""
 
     type = "renewal"
     lines: list[OrderLine]

@@ -4,25 +4,29 @@ renewed period (`succeeded`), or refunded; nothing else keeps money.
 
     pending ──captured, and the change written with it──▶ succeeded
        ├──captured, but the change cannot be made──▶ refunding ──▶ refunded
-       └──declined, or never captured──▶ failed
+       ├──declined, or never captured──▶ failed
+       └──the card asks for the cardholder (3-D Secure)──▶ requires_action ──▶ succeeded | failed | refunding
 
-`pending` and `refunding` are unsettled: whatever ends or changes the order first settles them with
+`pending`, `requires_action` and `refunding` are unsettled: whatever ends or changes the order first settles them with
 the provider, and the reconciler settles those left behind.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from seats.domain.model import Contract, PaymentMethod, new_id
 from seats.domain.money import Money
 
-PaymentStatus = Literal["pending", "succeeded", "failed", "refunding", "refunded"]
+PaymentStatus = Literal["pending", "requires_action", "succeeded", "failed", "refunding", "refunded"]
 PaymentPurpose = Literal["add_seats", "renewal"]
-UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "refunding"})
+UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "requires_action", "refunding"})
+USABLE: frozenset[PaymentStatus] = frozenset({"pending", "requires_action"})  # may still pay for its change
+AUTHENTICATION_WINDOW = timedelta(hours=23)  # then the reconciler cancels an authentication not completed
+KEY_PREFIX = "seats:payment:"
 
 # The provider's smallest charge per currency (Stripe's minimums); both gateways apply them.
 MINIMUM_CHARGE: dict[str, Decimal] = {
@@ -57,12 +61,13 @@ class Payment:
     period: date | None = None  # renewal: the renewal date of the period it pays
     decline_code: str | None = None
     settled_at: datetime | None = None
+    expires_at: datetime | None = None  # requires_action: when an authentication not completed is canceled
     version: int = 0
 
     @property
     def key(self) -> str:
         """The provider's idempotency key: one per payment, so a retried call is the same payment."""
-        return f"seats:payment:{self.payment_id}"
+        return f"{KEY_PREFIX}{self.payment_id}"
 
     @property
     def description(self) -> str:
@@ -77,6 +82,11 @@ class Payment:
     @property
     def unsettled(self) -> bool:
         return self.status in UNSETTLED
+
+    @property
+    def usable(self) -> bool:
+        """Not settled, and not being refunded: it may still pay for what it was taken for."""
+        return self.status in USABLE
 
     def settle(self, status: PaymentStatus, at: datetime) -> None:
         self.status = status
@@ -93,3 +103,10 @@ def new_payment(purpose: PaymentPurpose, *, order_id: str, contract: Contract, a
         account_id=contract.account_id, amount=amount, payment_method=payment_method,
         off_session=purpose == "renewal" if off_session is None else off_session, created_at=at, period=period,
     )
+
+
+def payment_id_of_key(key: str | None) -> str | None:
+    """The ledger payment an idempotency key was made for (as the provider echoes it back), if it is one."""
+    if not key or not key.startswith(KEY_PREFIX):
+        return None
+    return key[len(KEY_PREFIX):] or None

@@ -118,7 +118,7 @@ class RenewedPeriod:
 
 
 def renew(contract: Contract, *, charge_id: str | None, at: datetime, paid_with: PaymentMethod | None = None,
-          payment_id: str | None = None) -> RenewedPeriod:
+          payment_id: str | None = None, order_id: str | None = None) -> RenewedPeriod:
     """The contract one term on, paid (with `paid_with`, by default the card on file): reductions
     applied, drafts closed, status active, the carried amounts charged. A total above zero but below
     the provider's minimum is renewed without a charge and carried to the next renewal."""
@@ -140,17 +140,32 @@ def renew(contract: Contract, *, charge_id: str | None, at: datetime, paid_with:
     renewed.status = "active"
     renewed.failed_renewal_attempts, renewed.renewal_attempted_on, renewed.renewal_payment_id = 0, None, None
     renewed.notices_sent = []  # the new period's renewal notices are still to come
-    order_id = renewal_order_id(contract.contract_id, period_start)
+    order_id = order_id or renewal_order_id(contract.contract_id, period_start)
     carried = charge_id is None and below_minimum(charge.total)
     renewed.carried_over = [CarriedAmount(order_id, charge.total)] if carried else []
-    order = RenewalOrder(
+    order = _order(contract, charge, order_id=order_id, at=at, paid_with=paid_with, payment_id=payment_id)
+    order.charge_id = charge_id
+    return RenewedPeriod(contract, renewed, order, reductions, drafts)
+
+
+def pending_order(contract: Contract, *, order_id: str, at: datetime, paid_with: PaymentMethod,
+                  payment_id: str) -> RenewalOrder:
+    """The renewal order of the unpaid period while its payment waits for the cardholder's authentication."""
+    order = _order(contract, renewal_charge(contract), order_id=order_id, at=at, paid_with=paid_with,
+                   payment_id=payment_id)
+    order.status = "payment_pending"
+    return order
+
+
+def _order(contract: Contract, charge: RenewalCharge, *, order_id: str, at: datetime,
+           paid_with: PaymentMethod | None, payment_id: str | None) -> RenewalOrder:
+    return RenewalOrder(
         order_id=order_id, status="completed",
         contract_id=contract.contract_id, account_id=contract.account_id, currency=contract.currency,
         total=charge.total, created_by="system", created_at=at,
-        payment_method=paid_with or contract.payment_method, charge_id=charge_id, submitted_at=at,
+        payment_method=paid_with or contract.payment_method, submitted_at=at,
         lines=charge.lines, period=charge.period, carried_over=charge.carried_over, payment_id=payment_id,
     )
-    return RenewedPeriod(contract, renewed, order, reductions, drafts)
 
 
 def decline(contract: Contract, today: date) -> Contract:

@@ -58,13 +58,14 @@ def update_draft(repo: Repository, gateway: PaymentGateway, order_id: str, seats
 
 
 def cancel_draft(repo: Repository, gateway: PaymentGateway, order_id: str, caller_id: str) -> SeatOrder:
-    """Cancelling needs only the manager: a draft can be dropped even when the contract is not eligible.
-    A payment it has in progress is settled first: no money is kept for a cancelled order."""
+    """Cancelling needs only the manager: a draft can be dropped even when the contract is not eligible, and
+    so can an order waiting for the cardholder's authentication. A payment it has in progress is settled
+    first (a capture refunded, an authentication canceled): no money is kept for a cancelled order."""
 
     def attempt() -> SeatOrder:
-        order, contract, subscription = draft_of(repo, order_id, caller_id)
+        order, contract, subscription = draft_of(repo, order_id, caller_id, pending_too=True)
         settle_open_payment(repo, gateway, order, "order_cancelled")
-        order.status = "cancelled"
+        order.status, order.payment_action = "cancelled", None
         if subscription.open_order_id == order.order_id:
             subscription.open_order_id = None
         work = repo.unit_of_work()

@@ -21,7 +21,7 @@ from seats.domain.errors import (
     OrderNotFound,
 )
 from seats.domain.history import HistoryEvent
-from seats.domain.model import CarriedAmount, Contract, PaymentError, SeatOrder
+from seats.domain.model import OPEN_ORDER, CarriedAmount, Contract, PaymentError, SeatOrder
 from seats.domain.payments import Payment, below_minimum
 from seats.domain.seat_orders import require_seats_in_range
 from seats.services import ledger
@@ -64,7 +64,7 @@ def _write_completion(repo: Repository, order: SeatOrder, contract: Contract, pa
     order.payment_id = payment.payment_id if payment else None
     order.carried_to_renewal = payment is None and below_minimum(order.total)
     order.seats_before, order.seats_after = subscription.seats, subscription.seats + order.seats_to_add
-    order.last_payment_error = None
+    order.last_payment_error, order.payment_action = None, None
     subscription.seats, subscription.open_order_id = order.seats_after, None
     if order.carried_to_renewal:
         contract.carried_over = [*contract.carried_over, CarriedAmount(order.order_id, order.total)]
@@ -98,9 +98,9 @@ def not_completable(order: SeatOrder, contract: Contract, payment: Payment | Non
                     actor: str) -> DomainError | None:
     """Why the order can no longer be completed with `payment` (as stored now), or None when the write may
     be tried again."""
-    if order.status != "draft":
+    if order.status not in OPEN_ORDER:
         return OrderNotDraft(f"Order {order.order_id} is {order.status}")
-    if payment is not None and (payment.status != "pending" or order.payment_id != payment.payment_id):
+    if payment is not None and (not payment.usable or order.payment_id != payment.payment_id):
         return ConcurrentUpdate("The order changed while it was being paid; read it again")
     subscription = contract.subscription(order.subscription_id)
     try:
@@ -119,9 +119,10 @@ def give_back(repo: Repository, gateway: PaymentGateway, order: SeatOrder, payme
         return
     error = PaymentError("charge_refunded", None, REFUNDED)
     for _ in range(WRITE_ATTEMPTS):
-        if order.status != "draft" or order.payment_id != payment.payment_id:
+        if order.status not in OPEN_ORDER or order.payment_id != payment.payment_id:
             return
         order.payment_attempt, order.payment_id, order.last_payment_error = order.payment_attempt + 1, None, error
+        order.status, order.payment_action = "draft", None
         work = repo.unit_of_work()
         work.save_order(order)
         try:

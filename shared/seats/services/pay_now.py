@@ -34,9 +34,10 @@ OVERDUE = ("past_due", "suspended")
 
 
 def pay_renewal_now(repo: Repository, gateway: PaymentGateway, contract_id: str, caller_id: str,
-                    as_of: datetime, request_key: str | None = None) -> Contract:
-    """The contract renewed by charging its unpaid period(s) now. NotFound/NotContractManager (rule 1),
-    NothingDue, NotEligible(contract_not_active) at the cancellation day, PaymentDeclined (402),
+                    as_of: datetime, request_key: str | None = None) -> Contract | RenewalOrder:
+    """The contract renewed by charging its unpaid period(s) now; or the period's renewal order waiting for
+    the cardholder's authentication (3-D Secure: 202, the provider's webhook completes it).
+    NotFound/NotContractManager (rule 1), NothingDue, NotEligible(contract_not_active) at the cancellation day, PaymentDeclined (402),
     PaymentProviderUnavailable (503: the payment stays pending, a retry resumes it), ConcurrentUpdate.
     `request_key` names the request (a digest of the caller and its Idempotency-Key): a period it paid is
     its answer again, even when its first answer was lost after the write."""
@@ -50,6 +51,8 @@ def pay_renewal_now(repo: Repository, gateway: PaymentGateway, contract_id: str,
         record_lapse(repo, contract, today, RenewalOutcome(contract_id))
         raise NotEligible(ErrorCode.CONTRACT_NOT_ACTIVE, f"Contract {contract_id} is cancelled: it was not paid")
     outcome = renew_contract(contract_id, as_of, repo, gateway, on_session=True, submitted_with=request_key)
+    if outcome.pending is not None:
+        return outcome.pending
     if outcome.decline_code is not None:
         raise PaymentDeclined(f"The card was declined ({outcome.decline_code})", decline_code=outcome.decline_code)
     return _paid(repo, contract_id, today)

@@ -155,12 +155,25 @@ class ProviderPayment:
     status: ProviderStatus
     amount: Money
     payment_method_ref: str
-    decline_code: str | None = None  # when failed
+    decline_code: str | None = None  # when failed (`authentication_failed`: the cardholder failed the challenge)
     refunded: bool = False  # succeeded, then refunded in full
+    client_secret: str | None = None  # requires_action: what the client hands the provider's SDK to authenticate
+    redirect_url: str | None = None  # requires_action: the bank's challenge page, when the provider gives one
 
     @property
     def captured(self) -> bool:
         return self.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """What the provider's (verified) webhook event says: its id and type, and the payment it is about
+    (the provider's id, and ours from the idempotency key the payment was created with; None if not ours)."""
+
+    event_id: str
+    type: str
+    provider_ref: str | None
+    payment_id: str | None
 
 
 class PaymentGateway(Protocol):
@@ -176,8 +189,11 @@ class PaymentGateway(Protocol):
         ...
 
     def confirm_payment(self, provider_ref: str, request: PaymentRequest) -> ProviderPayment:
-        """Take the money: `succeeded`, or `failed` with a decline code (or `requires_action`).
-        Confirming a payment that already succeeded answers it, and takes nothing more."""
+        """Take the money: `succeeded`, or `failed` with a decline code, or `requires_action` when the card
+        needs the cardholder's authentication (3-D Secure) and the customer is present (`off_session`
+        False; off session such a card is `failed` with `authentication_required`). On-session payments
+        ask the provider to keep the card usable off session. Confirming a payment that already
+        succeeded answers it, and takes nothing more."""
         ...
 
     def get_payment(self, provider_ref: str) -> ProviderPayment | None:

@@ -19,11 +19,12 @@ from datetime import UTC, date, datetime
 from seats.clock import utc_now
 from seats.domain import renewal
 from seats.domain.errors import ConcurrentUpdate, InvalidPaymentToken
-from seats.domain.model import Contract, SeatOrder
+from seats.domain.model import Contract, RenewalOrder, SeatOrder, new_id
 from seats.domain.payments import Payment, below_minimum, new_payment
 from seats.services import ledger
+from seats.services.authentication import await_authentication
 from seats.services.messages import RenewalMessage
-from seats.services.ports import PaymentGateway, RenewalQueue, Repository
+from seats.services.ports import PaymentGateway, ProviderPayment, RenewalQueue, Repository
 from seats.services.renewal_records import RenewalOutcome, record_decline, record_lapse, record_renewal
 from seats.services.retry import WRITE_ATTEMPTS
 
@@ -67,6 +68,9 @@ def renew_contract(contract_id: str, as_of: datetime, repo: Repository, gateway:
 def _renew_period(run: _Run, contract: Contract) -> Contract | None:
     """One due period: resumed, or charged anew. The contract to carry on with, or None to stop."""
     payment = ledger.open_payment(run.repo, contract.renewal_payment_id)
+    if payment is not None and payment.status == "requires_action":
+        _awaiting(run, payment)
+        return None
     if payment is None:
         if contract.renewal_attempted_on == run.today and not run.on_session:
             return None  # today's automatic attempt for this period was made
@@ -94,8 +98,9 @@ def _uncharged_card(contract: Contract, today: date) -> str | None:
 def _start(run: _Run, contract: Contract) -> Payment:
     """The period's payment, recorded with the contract's pointer to it before the provider hears of it."""
     assert contract.payment_method is not None  # checked by _uncharged_card
-    payment = new_payment("renewal", order_id=renewal.renewal_order_id(contract.contract_id, contract.renewal_date),
-                          contract=contract, amount=contract.renewal_total, payment_method=contract.payment_method,
+    # Paid now, its order may wait for the cardholder, and be cancelled: a fresh id, not the period's.
+    order_id = new_id("ord") if run.on_session else renewal.renewal_order_id(contract.contract_id, contract.renewal_date)
+    payment = new_payment("renewal", order_id=order_id, contract=contract, amount=contract.renewal_total, payment_method=contract.payment_method,
                           at=utc_now(), period=contract.renewal_date, off_session=not run.on_session)
     contract.renewal_payment_id = payment.payment_id
     work = run.repo.unit_of_work()
@@ -115,9 +120,35 @@ def _pay(run: _Run, contract: Contract, payment: Payment) -> Contract | None:
         return _decline(run, contract, "invalid_payment_method", payment)
     if state.captured:
         return _record(run, contract, payment)
+    if state.status == "requires_action" and run.on_session:
+        _await(run, contract, payment, state)
+        return None
     if state.status in ("failed", "requires_action"):
         return _decline(run, contract, state.decline_code or "authentication_required", payment)
     return None  # processing: the next delivery, or the reconciler, learns the outcome
+
+
+def _awaiting(run: _Run, payment: Payment) -> None:
+    """The period's payment waits for the cardholder (paid now, 3-D Secure): no automatic attempt while it
+    does; the manager paying now again is answered with its order, as it stands (nothing charged)."""
+    if run.on_session:
+        order = run.repo.get_order(payment.order_id)
+        run.outcome.pending = order if isinstance(order, RenewalOrder) else None
+
+
+def _await(run: _Run, contract: Contract, payment: Payment, state: ProviderPayment) -> None:
+    """The card asks for the cardholder: the period's order payment_pending, its payment requires_action,
+    until the provider's webhook says how it ended (services/settlement.py). The run stops here."""
+    assert contract.payment_method is not None  # it was charged
+    now = utc_now()
+    order = renewal.pending_order(contract, order_id=payment.order_id, at=now, paid_with=payment.payment_method,
+                                  payment_id=payment.payment_id)
+    order.created_by, order.submitted_with = contract.contract_manager, run.submitted_with
+    try:
+        await_authentication(run.repo, order, payment, state, now)
+    except ConcurrentUpdate:
+        return  # settled meanwhile: the manager asks again
+    run.outcome.pending = order
 
 
 def _record(run: _Run, contract: Contract, payment: Payment | None) -> Contract | None:
@@ -140,7 +171,7 @@ def _record(run: _Run, contract: Contract, payment: Payment | None) -> Contract 
 
 def applicable(contract: Contract, payment: Payment) -> bool:
     """The payment still pays for the contract's unpaid period as it stands."""
-    return (payment.status == "pending" and contract.renewal_payment_id == payment.payment_id
+    return (payment.usable and contract.status in renewal.CHARGEABLE and contract.renewal_payment_id == payment.payment_id
             and contract.renewal_date == payment.period and contract.renewal_total == payment.amount)
 
 

@@ -12,7 +12,7 @@ from seats.clock import utc_now
 from seats.domain import events, history, renewal
 from seats.domain.errors import ConcurrentUpdate
 from seats.domain.history import SYSTEM, HistoryEvent
-from seats.domain.model import Contract
+from seats.domain.model import Contract, RenewalOrder
 from seats.domain.money import Money
 from seats.domain.payments import Payment, PaymentStatus
 from seats.services.ports import Repository, UnitOfWork
@@ -26,6 +26,7 @@ class RenewalOutcome:
     decline_code: str | None = None  # the last decline's (PAY NOW answers 402 with it)
     status: str | None = None  # the contract's status at the end; None if there is no such contract
     handed_on: bool = False  # more periods were due than one delivery renews: a new message carries on
+    pending: RenewalOrder | None = None  # paid now, the period's order waiting for the cardholder (202)
 
 
 def _entry(contract: Contract, entry: history.Entry, at: datetime, subscription_id: str | None = None) -> HistoryEvent:
@@ -54,9 +55,12 @@ def record_renewal(repo: Repository, contract: Contract, payment: Payment | None
     now = utc_now()
     charge_id = payment.provider_ref if payment else None
     period = renewal.renew(contract, charge_id=charge_id, at=now, payment_id=payment.payment_id if payment else None,
-                           paid_with=payment.payment_method if payment else None)
+                           paid_with=payment.payment_method if payment else None,
+                           order_id=payment.order_id if payment else None)
     renewed, order = period.contract, period.order
     order.submitted_with = submitted_with
+    if payment is not None and payment.status == "requires_action":
+        _completes_pending(repo, order)
     work = repo.unit_of_work()
     work.save_contract(renewed)
     work.save_order(order)
@@ -77,6 +81,14 @@ def record_renewal(repo: Repository, contract: Contract, payment: Payment | None
     outcome.renewed += 1
     outcome.status = renewed.status
     return renewed
+
+
+def _completes_pending(repo: Repository, order: RenewalOrder) -> None:
+    """The period's order was written waiting for the cardholder: this write completes that very order."""
+    pending = repo.get_order(order.order_id)
+    if isinstance(pending, RenewalOrder):
+        order.version, order.created_at, order.created_by = pending.version, pending.created_at, pending.created_by
+        order.submitted_with = order.submitted_with or pending.submitted_with
 
 
 def _add_period_history(work: UnitOfWork, period: renewal.RenewedPeriod, now: datetime) -> None:

@@ -6,6 +6,9 @@ docs/payments.md).
   payment: the provider is asked by the id recorded, and confirms it at most once.
 - Seats, the completed order and the settled payment are one conditional transaction
   (services/completion.py). A payment that cannot be used is refunded, never kept.
+- A card that asks for the cardholder's authentication (3-D Secure) leaves the order `payment_pending`
+  with its `payment_action` (services/authentication.py): the route answers 202, and the provider's
+  webhook completes it, or returns it to draft. Submitting it again answers it as it is, charging nothing.
 - A total below the provider's minimum is not charged now: the order completes and the amount is
   carried to the next renewal. A total of zero completes with nothing to charge.
 """
@@ -28,6 +31,7 @@ from seats.domain.model import Contract, PaymentError, PaymentMethod, SeatOrder
 from seats.domain.payments import Payment, below_minimum, new_payment
 from seats.domain.seat_orders import reprice, require_seats_in_range
 from seats.services import ledger
+from seats.services.authentication import await_authentication
 from seats.services.completion import complete, give_back
 from seats.services.drafts import draft_of
 from seats.services.ports import PaymentGateway, Repository
@@ -45,6 +49,8 @@ def submit(repo: Repository, gateway: PaymentGateway, order_id: str, caller_id: 
             order, contract, subscription = draft_of(repo, order_id, caller_id)
         except OrderNotDraft:
             done = repo.get_order(order_id)
+            if isinstance(done, SeatOrder) and done.status == "payment_pending":
+                return done  # waiting for the cardholder: the same action again, no new charge
             if submit_key is None or not isinstance(done, SeatOrder) or done.submitted_with != submit_key:
                 raise
             return done  # its SeatsAdded was committed with it
@@ -92,6 +98,12 @@ def _pay(repo: Repository, gateway: PaymentGateway, order: SeatOrder, contract: 
         raise
     if state.captured:
         return complete(repo, gateway, order, contract, payment, caller_id, submit_key)
+    if state.status == "requires_action":  # the bank asks for the cardholder: 202, the webhook tells the rest
+        try:
+            await_authentication(repo, order, payment, state, clock.utc_now())
+        except ConcurrentUpdate:
+            return None  # the draft changed meanwhile (cancelled, say): read it again
+        return order
     if state.status == "failed":
         code = state.decline_code or "card_declined"
         refusal = PaymentMethodExpired() if code == "expired_card" else \

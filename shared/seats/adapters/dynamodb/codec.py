@@ -16,6 +16,7 @@ from seats.domain.model import (
     Contract,
     Order,
     OrderLine,
+    PaymentAction,
     PaymentError,
     PaymentMethod,
     PendingReduction,
@@ -204,9 +205,24 @@ def order_to_item(o: Order) -> Item:
         "payment_method": payment_method_to_map(o.payment_method) if o.payment_method else None,
         "charge_id": o.charge_id,
         "submitted_at": iso(o.submitted_at) if o.submitted_at else None,
+        "payment_action": _action_to_map(o.payment_action),
         "version": o.version,
         **kind_fields,
     })
+
+
+def _action_to_map(action: PaymentAction | None) -> Item | None:
+    if action is None:
+        return None
+    return _drop_none({"type": action.type, "charge_id": action.charge_id, "client_secret": action.client_secret,
+                       "redirect_url": action.redirect_url, "expires_at": iso(action.expires_at)})
+
+
+def _action_from_map(data: Item | None) -> PaymentAction | None:
+    if not data:
+        return None
+    return PaymentAction(charge_id=data["charge_id"], client_secret=data.get("client_secret"),
+                         redirect_url=data.get("redirect_url"), expires_at=parse_instant(data["expires_at"]))
 
 
 def _seat_order_fields(o: SeatOrder) -> Item:
@@ -242,6 +258,7 @@ def order_from_item(item: Item) -> Order:
         "created_by": item["created_by"], "created_at": parse_instant(item["created_at"]),
         "payment_method": payment_method_from_map(pm) if pm else None, "charge_id": item.get("charge_id"),
         "submitted_at": parse_instant(item["submitted_at"]) if item.get("submitted_at") else None,
+        "payment_action": _action_from_map(item.get("payment_action")),
         "version": int(item.get("version", 0)),
     }
     if item["type"] == "renewal":
@@ -344,6 +361,7 @@ def payment_to_item(p: Payment) -> Item:
         "created_at": iso(p.created_at), "status": p.status, "provider_ref": p.provider_ref,
         "period": p.period.isoformat() if p.period else None, "decline_code": p.decline_code,
         "settled_at": iso(p.settled_at) if p.settled_at else None, "version": p.version,
+        "expires_at": iso(p.expires_at) if p.expires_at else None,
     }
     if p.unsettled:  # sparse: only payments still to settle are in the reconciler's index
         item["UnsettledPK"] = keys.unsettled_shard(p.payment_id)
@@ -361,5 +379,6 @@ def payment_from_item(item: Item) -> Payment:
         period=date.fromisoformat(item["period"]) if item.get("period") else None,
         decline_code=item.get("decline_code"),
         settled_at=parse_instant(item["settled_at"]) if item.get("settled_at") else None,
+        expires_at=parse_instant(item["expires_at"]) if item.get("expires_at") else None,
         version=int(item.get("version", 0)),
     )

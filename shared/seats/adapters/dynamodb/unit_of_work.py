@@ -84,13 +84,15 @@ class UnitOfWork:
         self._writes.append({"Put": {"TableName": self.table, "Item": _attrs(codec.account_to_item(account))}})
 
     def cancel_draft(self, order_id: str) -> None:
-        """Cancel an add-seats draft by key, without reading it: only while it is still a draft."""
+        """Cancel an add-seats order by key, without reading it: only while it is open (a draft, or waiting
+        for the cardholder's authentication); its payment action dropped."""
         self._writes.append({"Update": {
             "TableName": self.table, "Key": _attrs(keys.order_key(order_id)),
-            "UpdateExpression": "SET #status = :cancelled, version = version + :one",
-            "ConditionExpression": "#status = :draft",
+            "UpdateExpression": "SET #status = :cancelled, version = version + :one REMOVE payment_action",
+            "ConditionExpression": "#status IN (:draft, :pending)",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _attrs({":cancelled": "cancelled", ":draft": "draft", ":one": 1}),
+            "ExpressionAttributeValues": _attrs({":cancelled": "cancelled", ":draft": "draft",
+                                                 ":pending": "payment_pending", ":one": 1}),
         }})
 
     def require_contract_version(self, contract: Contract) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from seats.adapters.dynamodb import attributes, keys
+from seats.adapters.payments.webhooks import intent_event
 from seats.domain.errors import InvalidPaymentToken, PaymentDeclined, PaymentProviderUnavailable
 from seats.domain.instants import iso, parse_instant
 from seats.domain.money import Money
@@ -37,6 +38,7 @@ class SandboxCard:
     last4: str
     charge_decline: str | None = None  # decline_code of every charge
     times_out_after_capture: bool = False
+    needs_authentication: bool = False  # 3-D Secure on every payment (Stripe's 4000002760003184)
 
 
 CARDS = {
@@ -45,6 +47,7 @@ CARDS = {
     "tok_chargeCustomerFail": SandboxCard("visa", "0341", charge_decline="card_declined"),
     "tok_chargeDeclinedInsufficientFunds": SandboxCard("visa", "9995", charge_decline="insufficient_funds"),
     "tok_timeoutAfterCapture": SandboxCard("visa", "1881", times_out_after_capture=True),
+    "tok_threeDSecure2Required": SandboxCard("visa", "3220", needs_authentication=True),
 }
 ATTACH_DECLINES = {"tok_chargeDeclined": "card_declined", "tok_chargeDeclinedExpiredCard": "expired_card"}
 EXP_MONTH, EXP_YEAR = 12, 2034
@@ -126,6 +129,10 @@ class Sandbox:
         card = CARDS[payment.payment_method_ref]
         if card.charge_decline:
             payment = replace(payment, status="failed", decline_code=card.charge_decline)
+        elif card.needs_authentication and request.off_session:  # no one there to pass the bank's challenge
+            payment = replace(payment, status="failed", decline_code="authentication_required")
+        elif card.needs_authentication:
+            payment = replace(payment, status="requires_action")
         else:
             payment = replace(payment, status="succeeded")
         self.store.put(payment)
@@ -149,6 +156,25 @@ class Sandbox:
         if payment.status == "succeeded" and payment.refunded_at is None:
             self.store.put(replace(payment, refunded_at=self.clock()))
 
+    def authenticate(self, provider_ref: str, success: bool) -> ProviderPayment:
+        """The cardholder passes (`success`) or fails the bank's challenge for a payment waiting for it:
+        succeeded, or failed `authentication_failed`. NotAwaitingAuthentication for any other payment."""
+        payment = self.store.get(provider_ref)
+        if payment is None or payment.status != "requires_action":
+            raise NotAwaitingAuthentication(provider_ref)
+        if success:
+            payment = replace(payment, status="succeeded")
+        else:
+            payment = replace(payment, status="failed", decline_code="authentication_failed")
+        self.store.put(payment)
+        return _view(payment)
+
+    def notification(self, provider_ref: str, at: int) -> dict[str, Any]:
+        """The webhook event Stripe would send about the payment's outcome (to be signed and delivered)."""
+        payment = self._payment(provider_ref)
+        kind = "payment_intent.succeeded" if payment.status == "succeeded" else "payment_intent.payment_failed"
+        return intent_event(kind, _view(payment), payment.idempotency_key, at)
+
     def list_charges(self) -> list[Charge]:
         charges = [_charge(p) for p in self.store.all() if p.status != "requires_confirmation"]
         return sorted(charges, key=lambda c: (c.created_at, c.charge_id))
@@ -160,11 +186,21 @@ class Sandbox:
         return payment
 
 
+class NotAwaitingAuthentication(Exception):
+    """The payment is not waiting for the cardholder's authentication (or there is no such payment)."""
+
+
+def client_secret_of(charge_id: str) -> str:
+    """The secret a client hands the provider's SDK to authenticate the payment (Stripe's `<id>_secret_...`)."""
+    return f"{charge_id}_secret_{hashlib.sha256(f'secret:{charge_id}'.encode()).hexdigest()[:24]}"
+
+
 def _view(payment: SandboxPayment) -> ProviderPayment:
+    waiting = payment.status == "requires_action"
     return ProviderPayment(
         provider_ref=payment.charge_id, status=payment.status, amount=payment.amount,
         payment_method_ref=payment.payment_method_ref, decline_code=payment.decline_code,
-        refunded=payment.refunded_at is not None,
+        refunded=payment.refunded_at is not None, client_secret=client_secret_of(payment.charge_id) if waiting else None,
     )
 
 

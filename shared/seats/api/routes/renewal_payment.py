@@ -20,6 +20,7 @@ from seats.api.identity import current_caller
 from seats.api.schemas import ContractOut
 from seats.domain.codes import ErrorCode
 from seats.domain.errors import DomainError, IdempotencyKeyRequired
+from seats.domain.model import RenewalOrder
 from seats.services import pay_now
 
 router = APIGatewayHttpRouter()
@@ -28,13 +29,14 @@ router = APIGatewayHttpRouter()
 def _first_answer(request: dict[str, str]) -> dict[str, Any]:
     """Pay now; a final answer is returned (and kept), anything worth retrying is raised (and not kept)."""
     try:
-        contract = pay_now.pay_renewal_now(bootstrap.repository(), bootstrap.payment_gateway(),
-                                           request["contract_id"], request["caller"], clock.utc_now(),
-                                           request_key=idempotency.request_digest(request))
+        paid = pay_now.pay_renewal_now(bootstrap.repository(), bootstrap.payment_gateway(),
+                                       request["contract_id"], request["caller"], clock.utc_now(),
+                                       request_key=idempotency.request_digest(request))
     except DomainError as error:
         return idempotency.kept(error)
-    body = present.contract(contract, request["caller"], clock.today()).model_dump(mode="json")
-    return {"status": 200, "body": body}
+    if isinstance(paid, RenewalOrder):  # waiting for the cardholder's authentication
+        return {"status": 202, "body": present.order(paid).model_dump(mode="json")}
+    return {"status": 200, "body": present.contract(paid, request["caller"], clock.today()).model_dump(mode="json")}
 
 
 @router.post(

@@ -36,6 +36,8 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
                               request["caller"], submit_key=idempotency.request_digest(request))
     except DomainError as error:
         return idempotency.kept(error)
+    if order.status == "payment_pending":  # waiting for the cardholder's authentication: the webhook completes it
+        return {"status": 202, "body": present.order(order).model_dump(mode="json")}
     metrics.add_metric(name="SeatsAdded", unit=MetricUnit.Count, value=order.seats_to_add or 0)
     with single_metric(name="OrderValue", unit=MetricUnit.NoUnit, value=float(order.total.amount),
                        namespace=metrics.namespace) as metric:
