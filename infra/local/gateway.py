@@ -210,6 +210,8 @@ class ApiGateway:
         self.host = host
         self.routes = api_routes() if routes is None else routes
         self.local_routes = dict(local_routes)
+        # Local-only routes with a path parameter: (method, pattern of the whole path, handler).
+        self.local_patterns: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = []
         self.ready = ready
 
     def match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
@@ -224,7 +226,9 @@ class ApiGateway:
         return route, {name: unquote(value) for name, value in found.groupdict().items()}
 
     def handle(self, request: Request) -> Response:
-        local = self.local_routes.get((request.method, request.path))
+        local = self.local_routes.get((request.method, request.path)) or next(
+            (handler for method, pattern, handler in self.local_patterns
+             if method == request.method and pattern.match(request.path)), None)
         if local is not None:
             return local(request)
         if not self.ready.is_set():

@@ -23,6 +23,8 @@ from typing import Any, cast
 from infra import seed as seed_loader
 from infra.local import aws as local_aws
 from infra.local.cfn import REGION
+from infra.local.challenge import PATH as CHALLENGE_PATH
+from infra.local.challenge import WEBHOOK_PATH, CardholderChallenge, charge_out
 from infra.local.functions import FunctionHost
 from infra.local.gateway import ApiGateway, extra_routes
 from infra.local.lambda_endpoint import LambdaEndpoint
@@ -31,7 +33,7 @@ from infra.local.sqs_delivery import EventsCollector, QueuePoller, sqs_sources
 from infra.local.stream_delivery import StreamPoller, stream_sources
 from seats import bootstrap
 from seats.adapters.dynamodb.repository import Repository as DynamoRepository
-from seats.clock import iso
+from seats.settings import LOCAL_WEBHOOK_SECRET, get_settings
 
 log = logging.getLogger("seats-local")
 
@@ -44,15 +46,6 @@ class StackConfig:
     host: str = LOOPBACK
     api_port: int = 3000
     lambda_port: int = 3001
-
-
-def _charge_out(charge: Any) -> dict[str, Any]:
-    return {
-        "charge_id": charge.charge_id, "amount": str(charge.amount), "currency": charge.amount.currency,
-        "payment_method_id": charge.payment_method_id or charge.payment_method_ref, "idempotency_key": charge.idempotency_key,
-        "status": charge.status, "created_at": iso(charge.created_at),
-        "refunded_at": iso(charge.refunded_at) if charge.refunded_at else None,
-    }
 
 
 @dataclass
@@ -73,6 +66,8 @@ class LocalStack:
             ("GET", "/_local/charges"): self._charges,
             ("GET", "/_local/events"): self._events,
         }, self.ready)
+        challenge = CardholderChallenge(self.gateway.handle, self._localstripe_url)
+        self.gateway.local_patterns.append(("POST", CHALLENGE_PATH, challenge.handle))
         self.endpoint = LambdaEndpoint(self.host, self.ready)
         self.servers: list[Server] = []
         self.localstripe: Any = None
@@ -86,6 +81,7 @@ class LocalStack:
                 server.start()
             self.aws = local_aws.start(LOOPBACK)
             self._export_environment(self.aws)
+            self._register_webhook()
             self.gateway.local_routes.update(extra_routes())
             contracts = seed_loader.load(cast(DynamoRepository, bootstrap.repository()), self.config.seed, bootstrap.payment_gateway())
             log.info("seeded %d contracts", contracts)
@@ -147,6 +143,7 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.update(local_aws.function_environment(aws, dict(os.environ)))
+        os.environ.setdefault("STRIPE_WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET)  # not the template's SSM parameter
         if os.environ.get("SEATS_PAYMENTS") == "stripe" and not (
                 os.environ.get("STRIPE_API_BASE") or os.environ.get("STRIPE_API_KEY")):
             self._start_localstripe()
@@ -160,6 +157,21 @@ class LocalStack:
         os.environ.update({"STRIPE_API_BASE": self.localstripe.url, "STRIPE_API_KEY": "sk_test_local"})
         log.info("payments: localstripe on %s", self.localstripe.url)
 
+    def _localstripe_url(self) -> str | None:
+        """The Stripe emulator the functions use (SEATS_PAYMENTS=stripe with STRIPE_API_BASE), if any."""
+        settings = get_settings()
+        return settings.stripe_api_base if settings.payments == "stripe" else None
+
+    def _register_webhook(self) -> None:
+        """Stripe mode on localstripe: its signed events are sent to this API's /webhooks/stripe."""
+        url = self._localstripe_url()
+        if url is None:
+            return
+        from infra.local.localstripe import register_webhook
+
+        register_webhook(url, f"{self.api_url}{WEBHOOK_PATH}", bootstrap.webhook_secret())
+        log.info("payments: localstripe sends its webhooks to %s%s", self.api_url, WEBHOOK_PATH)
+
     # -- local-only routes ---------------------------------------------------------------------------
     def _health(self, _request: Request) -> Response:
         if self.ready.is_set():
@@ -169,7 +181,7 @@ class LocalStack:
     def _charges(self, _request: Request) -> Response:
         if not self.ready.is_set():
             return Response.json(503, {"message": "Service Unavailable"})
-        return Response.json(200, {"charges": [_charge_out(c) for c in bootstrap.payment_gateway().list_charges()]})
+        return Response.json(200, {"charges": [charge_out(c) for c in bootstrap.payment_gateway().list_charges()]})
 
     def _events(self, _request: Request) -> Response:
         if self.collector is None or not self.ready.is_set():

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from seats.settings import Settings, get_settings
+from seats.domain.errors import ServiceUnavailable
+from seats.settings import LOCAL_WEBHOOK_SECRET, Settings, get_settings
 
 if TYPE_CHECKING:
     from seats.services.ports import EventPublisher, PaymentGateway, RenewalQueue, Repository
@@ -92,6 +93,25 @@ def _ssm_key(parameter: str | None) -> Callable[[], str]:
         return value
 
     return read_key
+
+
+def webhook_secret() -> str:
+    """The Stripe webhook endpoint secret: STRIPE_WEBHOOK_SECRET (local runs), else the SSM SecureString
+    STRIPE_WEBHOOK_SECRET_PARAMETER names (AWS; cached for a while, so that a rotated secret is picked up),
+    else the local default. An SSM that does not answer is ServiceUnavailable (503: Stripe delivers again)."""
+    settings = get_settings()
+    if settings.stripe_webhook_secret or settings.stripe_webhook_secret_parameter is None:
+        return settings.stripe_webhook_secret or LOCAL_WEBHOOK_SECRET
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_parameter(settings.stripe_webhook_secret_parameter, decrypt=True,
+                                         max_age=STRIPE_KEY_MAX_AGE_S)
+    except parameters.exceptions.GetParameterError as unread:
+        raise ServiceUnavailable("The webhook secret could not be read") from unread
+    if not isinstance(value, str) or not value:
+        raise ServiceUnavailable(f"SSM parameter {settings.stripe_webhook_secret_parameter} holds no webhook secret")
+    return value
 
 
 def reset() -> None:

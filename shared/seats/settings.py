@@ -18,6 +18,7 @@ from seats.domain.instants import parse_instant
 
 PAYMENTS = ("sandbox", "stripe")
 DEFAULT_STRIPE_TIMEOUT_S = 10.0
+LOCAL_WEBHOOK_SECRET = "whsec_seats_local"  # the local runtime's and the tests' webhook endpoint secret
 
 
 class SettingsError(RuntimeError):
@@ -37,6 +38,10 @@ class Settings:
     fixed_now: datetime | None  # SEATS_NOW: "now" fixed for local runs and tests (aware, UTC)
     stripe_api_key: str | None = field(repr=False)  # the key itself, local runs only: never shown
     stripe_timeout_s: float
+    # The webhook endpoint secret: STRIPE_WEBHOOK_SECRET itself (local runs), else in AWS the SSM
+    # SecureString STRIPE_WEBHOOK_SECRET_PARAMETER names, else LOCAL_WEBHOOK_SECRET.
+    stripe_webhook_secret_parameter: str | None = None
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
 
 
 @lru_cache(maxsize=1)
@@ -58,6 +63,8 @@ def read_settings(env: Mapping[str, str]) -> Settings:
         fixed_now=_fixed_now(env.get("SEATS_NOW")),
         stripe_api_key=env.get("STRIPE_API_KEY") or None,
         stripe_timeout_s=_timeout(env.get("STRIPE_TIMEOUT_S")),
+        stripe_webhook_secret_parameter=env.get("STRIPE_WEBHOOK_SECRET_PARAMETER") or None,
+        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
     )
 
 

@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     VALIDATION_ERROR = "validation_error"
     # Payments and the request itself.
     IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
+    INVALID_SIGNATURE = "invalid_signature"
     PAYMENT_DECLINED = "payment_declined"
     PAYMENT_PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
     UNAUTHORIZED = "unauthorized"

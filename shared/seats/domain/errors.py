@@ -122,6 +122,14 @@ class IdempotencyKeyRequired(DomainError):
     code, status, title = ErrorCode.IDEMPOTENCY_KEY_REQUIRED, 400, "The Idempotency-Key header is required"
 
 
+class ServiceUnavailable(DomainError):
+    code, status, title = ErrorCode.SERVICE_UNAVAILABLE, 503, "A dependency did not answer; retry later"
+
+
+class InvalidSignature(DomainError):
+    code, status, title = ErrorCode.INVALID_SIGNATURE, 400, "The webhook's Stripe-Signature is missing, wrong or too old"
+
+
 class PaymentDeclined(DomainError):
     code, status, title = ErrorCode.PAYMENT_DECLINED, 402, "The payment was declined"
 
