@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1042,6 +1043,79 @@ def test_stripe_payment_intent_status_mapping(
         payment_method_ref="pm_1",
         decline_code=decline_code,
         refunded=refunded,
+    )
+
+
+def test_stripe_sca_requires_action_carries_client_secret_and_redirect_url(stub: _Stub) -> None:
+    """The client_secret (and the bank's page, when Stripe redirects) only while authentication waits."""
+    redirect = {
+        "type": "redirect_to_url",
+        "redirect_to_url": {
+            "url": "https://hooks.stripe.com/3d_secure_2/hosted?x=1",
+            "return_url": "https://x",
+        },
+    }
+    sdk = {"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": ""}}
+    secret = "pi_1_secret_Q2hlY2tvdXQ"
+    stub.answers.append((200, _intent("requires_action", client_secret=secret, next_action=redirect)))
+    stub.answers.append((200, _intent("requires_action", client_secret=secret, next_action=sdk)))
+    stub.answers.append((200, _intent("requires_action", client_secret=None, next_action={"type": "x"})))
+    succeeded = _intent("succeeded", client_secret=secret, latest_charge={"id": "ch_1", "refunded": False})
+    stub.answers.append((200, succeeded))
+    gateway = StripeGateway("sk_test_stub", api_base=stub.url)
+
+    confirmed = gateway.confirm_payment("pi_1", _request("cus_1", "pm_1"))
+
+    waiting = ProviderPayment(
+        provider_ref="pi_1",
+        status="requires_action",
+        amount=USD_1975,
+        payment_method_ref="pm_1",
+        client_secret=secret,
+        redirect_url="https://hooks.stripe.com/3d_secure_2/hosted?x=1",
+    )
+    assert confirmed == waiting
+    assert gateway.get_payment("pi_1") == replace(waiting, redirect_url=None)  # Stripe.js handles it
+    assert gateway.get_payment("pi_1") == ProviderPayment(
+        provider_ref="pi_1", status="requires_action", amount=USD_1975, payment_method_ref="pm_1"
+    )
+    settled = gateway.get_payment("pi_1")  # settled: nothing to authenticate, no secret handed out
+    assert settled is not None and (settled.status, settled.client_secret) == ("succeeded", None)
+
+
+def test_stripe_sca_failed_authentication_is_authentication_failed(stub: _Stub) -> None:
+    """Real Stripe's intent after the cardholder failed 3-D Secure: back to requires_payment_method,
+    the card dropped and named by last_payment_error (code payment_intent_authentication_failure)."""
+    intent = _intent(
+        "requires_payment_method",
+        payment_method=None,
+        client_secret="pi_1_secret_abc",
+        metadata={"idempotency_key": "order-9", "payment_method_id": "pm_ours_1"},
+        last_payment_error={
+            "type": "invalid_request_error",
+            "code": "payment_intent_authentication_failure",
+            "message": "The provided PaymentMethod has failed authentication.",
+            "payment_method": {"id": "pm_1", "object": "payment_method"},
+        },
+    )
+    stub.answers.append((200, intent))
+    stub.answers.append(
+        (200, {"object": "list", "url": "/v1/payment_intents", "has_more": False, "data": [intent]})
+    )
+    gateway = StripeGateway("sk_test_stub", api_base=stub.url)
+
+    assert gateway.get_payment("pi_1") == ProviderPayment(
+        provider_ref="pi_1",
+        status="failed",
+        amount=USD_1975,
+        payment_method_ref="pm_1",
+        decline_code="authentication_failed",
+    )
+    (listed,) = gateway.list_charges()
+    assert (listed.status, listed.decline_code, listed.payment_method_ref) == (
+        "failed",
+        "authentication_failed",
+        "pm_1",
     )
 
 

@@ -60,8 +60,12 @@ Operation = Literal[
 _TOKEN = re.compile(r"^(tok|pm)_[A-Za-z0-9_]{1,200}$")
 # A PaymentIntent id: anything else is never sent (an empty id would GET the list of intents).
 _INTENT_ID = re.compile(r"^pi_[A-Za-z0-9_]{1,200}$")
-# Stripe's catch-all decline is reported as the API's `card_declined`, as the sandbox does.
-_DECLINE_ALIASES = {"generic_decline": "card_declined"}
+# Stripe's catch-all decline is reported as the API's `card_declined`, as the sandbox does; the
+# cardholder failing 3-D Secure (last_payment_error.code) as the port's `authentication_failed`.
+_DECLINE_ALIASES = {
+    "generic_decline": "card_declined",
+    "payment_intent_authentication_failure": "authentication_failed",
+}
 # Characters kept as they are in an idempotency key; other keys are hashed.
 _TOKEN_SAFE = re.compile(r"^[A-Za-z0-9_.:@+=-]*$")
 # Request errors at payment that mean "this payment method cannot be used" (else: a bug, or config).
@@ -161,7 +165,9 @@ class StripeGateway:
 
     def confirm_payment(self, provider_ref: str, request: PaymentRequest) -> ProviderPayment:
         """Take the money. A decline is answered `failed` (with its decline code), 3-D Secure on
-        session `requires_action`; an intent confirmed before is answered as it is."""
+        session `requires_action` (with the intent's client_secret, and the bank's page when Stripe
+        gives one), off session `failed` `authentication_required`; an intent confirmed before is
+        answered as it is."""
         return _payment_from_intent(self._confirm(provider_ref, request), request)
 
     def get_payment(self, provider_ref: str) -> ProviderPayment | None:
@@ -522,6 +528,7 @@ def _payment_from_intent(intent: dict[str, Any], request: PaymentRequest | None 
     decline_code = None
     if error and mapped in ("failed", "canceled"):
         decline_code = _decline_reason(error.get("decline_code") or error.get("code"))
+    waiting = mapped == "requires_action"  # only then does the client need the secret (never logged)
     return ProviderPayment(
         provider_ref=str(intent["id"]),
         status=mapped,
@@ -529,7 +536,21 @@ def _payment_from_intent(intent: dict[str, Any], request: PaymentRequest | None 
         payment_method_ref=_payment_method_of(intent, request),
         decline_code=decline_code,
         refunded=mapped == "succeeded" and _latest_charge(intent).get("refunded") is True,
+        client_secret=_text(intent.get("client_secret")) if waiting else None,
+        redirect_url=_redirect_url(intent) if waiting else None,
     )
+
+
+def _redirect_url(intent: dict[str, Any]) -> str | None:
+    """The bank's challenge page of an intent waiting for 3-D Secure (`next_action.redirect_to_url`);
+    None when Stripe gives none (`use_stripe_sdk`: the client's Stripe.js handles it)."""
+    action = intent.get("next_action")
+    redirect = action.get("redirect_to_url") if isinstance(action, dict) else None
+    return _text(redirect.get("url")) if isinstance(redirect, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _intent_amount(intent: dict[str, Any], request: PaymentRequest | None) -> Money:
