@@ -38,7 +38,23 @@ The child side (`_serve`) runs localstripe 1.15.10 with a few patches, all appli
   create with `confirm=true`); confirm and cancel answer 400 `payment_intent_unexpected_state` (with
   the intent) when its status does not allow them (stock: a bare 400 `Bad request`);
 - confirmed off session, a card that needs 3-D Secure is declined 402 `authentication_required`,
-  its intent left in `requires_payment_method`, as Stripe does (stock: 200 `requires_action`).
+  its intent left in `requires_payment_method`, and `payment_intent.payment_failed` sent, as Stripe
+  does (stock: 200 `requires_action`);
+- Stripe's 3-D Secure test card `tok_threeDSecure2Required` (4000002760003184, in `TEST_TOKENS`) and
+  PaymentMethod `pm_card_threeDSecure2Required` (`TEST_PAYMENT_METHODS`); stock localstripe knows
+  the number but neither name;
+- `POST /v1/payment_intents/{id}/_authenticate` (the cardholder's answer, see `authenticate`) answers
+  400 `payment_intent_unexpected_state` when the intent is not waiting for authentication (stock: a
+  bare 400), and a failure sends `payment_intent.payment_failed` with `last_payment_error` code
+  `payment_intent_authentication_failure` naming the card it dropped (stock: no event, no card), as
+  a success sends `payment_intent.succeeded`.
+
+Webhooks (stock localstripe): `register_webhook` registers a URL and a secret. Each event is sent in
+the background (an asyncio task), about one second after the request that made it, to every
+registered URL whose `events` list lets it through, once (no retry; a failure is only logged), signed
+as Stripe signs: `Stripe-Signature: t=<event.created>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
+which `stripe.Webhook.construct_event` accepts. The event's `data.object` is the object as it was when
+the event was made; its `api_version` is `2017-08-15`.
 
 Run it in the foreground with `python -m infra.local.localstripe [--port N]`.
 """
@@ -56,7 +72,9 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -82,8 +100,14 @@ TEST_TOKENS: dict[str, str] = {
     "tok_chargeDeclinedExpiredCard": "4000000000000069",
     "tok_chargeDeclinedIncorrectCvc": "4000000000000127",
     "tok_chargeDeclinedProcessingError": "4000000000000119",
+    "tok_threeDSecure2Required": "4000002760003184",  # 3-D Secure on every payment
 }
 TEST_TOKEN_EXPIRY = (12, 2034)
+# Stripe's test PaymentMethods this helper adds (stock localstripe knows pm_card_visa and two
+# decline cards): id -> the test token of its card. Each use makes a fresh copy, as stock does.
+TEST_PAYMENT_METHODS: dict[str, str] = {
+    "pm_card_threeDSecure2Required": "tok_threeDSecure2Required",
+}
 
 # Stripe's decline test cards: number -> (code, decline_code, message). localstripe decides *when*
 # a card is declined (at attach for all of these but 0341, which is declined at charge).
@@ -111,8 +135,30 @@ CANCELABLE_INTENT_STATUSES = (
 )
 
 
+# Any key starting sk_ opens localstripe's API; the helpers below send this one.
+HELPER_KEY = "sk_test_localstripe_helper"
+_INTENT_ID = re.compile(r"^pi_\w+$")
+
+
 class LocalStripeError(RuntimeError):
     pass
+
+
+class LocalStripeHTTPError(LocalStripeError):
+    """localstripe refused a helper's request: its HTTP `status`, Stripe's error `code` if any."""
+
+    def __init__(self, method: str, path: str, status: int, body: bytes) -> None:
+        try:
+            error = json.loads(body).get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        self.status = status
+        self.code: str | None = error.get("code")
+        message = error.get("message") or body.decode("utf-8", "replace")[:200]
+        super().__init__(
+            f"localstripe answered {status} to {method} {path}: {message}"
+            + (f" ({self.code})" if self.code else "")
+        )
 
 
 class LocalStripe:
@@ -147,6 +193,16 @@ class LocalStripe:
         request = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")  # noqa: S310
         with urllib.request.urlopen(request, timeout=5):  # noqa: S310
             pass
+
+    def register_webhook(
+        self, webhook_url: str, secret: str, name: str = "seats", *, events: Sequence[str] | None = None
+    ) -> None:
+        """`register_webhook` on this server."""
+        register_webhook(self.url, webhook_url, secret, name, events=events)
+
+    def authenticate(self, intent_id: str, success: bool) -> dict[str, Any]:
+        """`authenticate` on this server."""
+        return authenticate(self.url, intent_id, success)
 
     def output(self) -> str:
         """What the server wrote to stdout/stderr so far (for diagnostics)."""
@@ -259,6 +315,82 @@ def start_localstripe(port: int | None = None, *, startup_timeout: float = 20) -
         server.stop()
         raise
     return server
+
+
+def register_webhook(
+    url_base: str,
+    webhook_url: str,
+    secret: str,
+    name: str = "seats",
+    *,
+    events: Sequence[str] | None = None,
+) -> None:
+    """Have localstripe POST its events to `webhook_url`, signed with `secret` as Stripe signs them
+    (`Stripe-Signature: t=…,v1=…`), through `POST /_config/webhooks/<name>`. `events`: the event types
+    to send (None: every one; empty: none, which is how a registration is switched off). The same
+    name registered again replaces the registration; `reset()` keeps them. Delivery is in the
+    background, about a second after the request that made the event, never retried."""
+    body: dict[str, Any] = {"url": webhook_url, "secret": secret}
+    if events is not None:
+        body["events"] = list(events)
+    _call(url_base, "POST", f"/_config/webhooks/{urllib.parse.quote(name, safe='')}", json_body=body)
+
+
+def authenticate(
+    url_base: str,
+    intent_id: str,
+    success: bool,
+    *,
+    client_secret: str | None = None,
+    api_key: str = HELPER_KEY,
+) -> dict[str, Any]:
+    """The cardholder's answer to 3-D Secure, as Stripe.js would send it: `POST
+    /v1/payment_intents/<id>/_authenticate` (`client_secret`, `success`) with an `sk_` key; the
+    client_secret is read from the intent when not given. Returns the intent (`succeeded` after a
+    success, `requires_payment_method` with `payment_intent_authentication_failure` after a
+    failure). LocalStripeHTTPError: 400 `payment_intent_unexpected_state` when the intent is not
+    waiting for authentication, 401 for a wrong client_secret, 404 `resource_missing`."""
+    if not _INTENT_ID.match(intent_id):
+        raise ValueError(f"not a PaymentIntent id: {intent_id!r}")
+    path = f"/v1/payment_intents/{intent_id}"
+    if client_secret is None:
+        client_secret = str(_call(url_base, "GET", path, api_key=api_key)["client_secret"])
+    form = {"client_secret": client_secret, "success": "true" if success else "false"}
+    answer: dict[str, Any] = _call(url_base, "POST", f"{path}/_authenticate", form=form, api_key=api_key)
+    return answer
+
+
+def _call(
+    url_base: str,
+    method: str,
+    path: str,
+    *,
+    form: dict[str, str] | None = None,
+    json_body: dict[str, Any] | None = None,
+    api_key: str | None = None,
+) -> Any:
+    """One request to localstripe: its JSON answer (None for an empty body); LocalStripeHTTPError
+    for a 4xx/5xx, LocalStripeError when it cannot be reached."""
+    headers: dict[str, str] = {}
+    data = None
+    if json_body is not None:
+        data, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+    elif form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    request = urllib.request.Request(  # noqa: S310 - the caller's localstripe URL
+        url_base.rstrip("/") + path, data=data, headers=headers, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            body = response.read()
+    except urllib.error.HTTPError as err:
+        raise LocalStripeHTTPError(method, path, err.code, err.read()) from None
+    except urllib.error.URLError as err:
+        raise LocalStripeError(f"cannot reach localstripe at {url_base}: {err.reason}") from None
+    return json.loads(body) if body.strip() else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -487,13 +619,28 @@ def _patch_payment_intents(resources: Any, server: Any, errors: Any) -> None:  #
     off_session = [False]  # true while a confirmation with off_session=true runs (one at a time)
     _patch_off_session_authentication(resources, errors, off_session)
     _patch_intent_actions(resources, server, errors, off_session)
+    _patch_authentication(resources, server, errors)
+
+
+def _intent_in_status(  # pragma: no cover - child
+    resources: Any, errors: Any, id: str, action: str, allowed: tuple[str, ...]
+) -> Any:
+    """The PaymentIntent `id`; 400 payment_intent_unexpected_state (with the intent), as Stripe
+    answers, when its status is not one of `allowed`."""
+    intent = resources.PaymentIntent._api_retrieve(id)
+    if intent.status not in allowed:
+        message = f"You cannot {action} this PaymentIntent because it has a status of {intent.status}."
+        contents = {"code": "payment_intent_unexpected_state", "payment_intent": intent._export()}
+        raise errors.UserError(400, message, contents)
+    return intent
 
 
 def _patch_off_session_authentication(  # pragma: no cover - child
     resources: Any, errors: Any, off_session: list[bool]
 ) -> None:
     """9. Off session, a card that needs authentication is declined 402 authentication_required, the
-    intent left in requires_payment_method without its card (stock: 200 requires_action)."""
+    intent left in requires_payment_method without its card, and payment_intent.payment_failed sent
+    (stock: 200 requires_action)."""
     intent_cls = resources.PaymentIntent
     original_confirm = intent_cls._confirm
     original_error = intent_cls.last_payment_error.fget
@@ -504,6 +651,7 @@ def _patch_off_session_authentication(  # pragma: no cover - child
         method = resources.PaymentMethod._api_retrieve(self.payment_method)
         if off_session[0] and method._requires_authentication():
             self._authentication_required, self.payment_method = self.payment_method, None
+            resources.schedule_webhook(resources.Event("payment_intent.payment_failed", self))
             contents = {**AUTHENTICATION_REQUIRED, "param": "", "payment_intent": self._export()}
             message = "Your card was declined. This transaction requires authentication."
             error = errors.UserError(402, message, contents)
@@ -540,11 +688,7 @@ def _patch_intent_actions(  # pragma: no cover - child
     intent_cls = resources.PaymentIntent
 
     def checked(id: str, action: str, allowed: tuple[str, ...]) -> None:
-        intent = intent_cls._api_retrieve(id)
-        if intent.status not in allowed:
-            message = f"You cannot {action} this PaymentIntent because it has a status of {intent.status}."
-            contents = {"code": "payment_intent_unexpected_state", "payment_intent": intent._export()}
-            raise errors.UserError(400, message, contents)
+        _intent_in_status(resources, errors, id, action, allowed)
 
     def confirm(id: str, off_session_param: Any = None, **data: Any) -> Any:
         wanted = resources.try_convert_to_bool(off_session_param)
@@ -578,6 +722,51 @@ def _patch_intent_actions(  # pragma: no cover - child
         return server.json_response(intent._export(expand=expand))
 
     server.app.middlewares.append(intent_actions)  # innermost: after auth, its errors made answers
+
+
+def _patch_authentication(resources: Any, server: Any, errors: Any) -> None:  # pragma: no cover - child
+    """Patches 11 and 12 of the module docstring: 3-D Secure as Stripe's test cards and Stripe.js
+    drive it."""
+    from aiohttp import web
+
+    # 11. Stripe's test PaymentMethods that need 3-D Secure (TEST_PAYMENT_METHODS).
+    method_cls = resources.PaymentMethod
+    original_test_article = method_cls._try_get_canonical_test_article
+
+    def test_article(cls: Any, id: Any) -> Any:
+        if id in TEST_PAYMENT_METHODS:  # a fresh copy at each use, as stock does for pm_card_visa
+            return cls(type="card", card={"token": TEST_PAYMENT_METHODS[id]})
+        return original_test_article(id)
+
+    method_cls._try_get_canonical_test_article = classmethod(test_article)
+
+    # 12. A failed authentication sends payment_intent.payment_failed and names the card it dropped.
+    intent_cls = resources.PaymentIntent
+    original_error = intent_cls.last_payment_error.fget
+
+    def last_payment_error(self: Any) -> Any:
+        error = original_error(self)
+        method = getattr(self, "_failed_authentication_method", None)
+        if error and self._authentication_failed and method:
+            error = {**error, "type": "invalid_request_error", "payment_method": {"id": method}}
+        return error
+
+    intent_cls.last_payment_error = property(last_payment_error)
+    path = re.compile(r"^/v1/payment_intents/([^/]+)/_authenticate$")
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+        match = path.match(request.path)
+        if request.method != "POST" or match is None:
+            return await handler(request)
+        intent = _intent_in_status(resources, errors, match.group(1), "authenticate", ("requires_action",))
+        intent._failed_authentication_method = intent.payment_method  # read only after a failure
+        response = await handler(request)  # stock: on a failure, sets _authentication_failed, drops the card
+        if intent._authentication_failed:
+            resources.schedule_webhook(resources.Event("payment_intent.payment_failed", intent))
+        return response
+
+    server.app.middlewares.append(authenticate)  # after auth: an unauthenticated call changes nothing
 
 
 def _serve(fd: int, parent_pid: int) -> None:  # pragma: no cover - runs in the child

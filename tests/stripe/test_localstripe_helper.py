@@ -14,7 +14,17 @@ from typing import Any
 import pytest
 import stripe
 
-from infra.local.localstripe import PICKLE_PATH, LocalStripe, LocalStripeError, start_localstripe
+from infra.local.localstripe import (
+    PICKLE_PATH,
+    TEST_PAYMENT_METHODS,
+    TEST_TOKENS,
+    LocalStripe,
+    LocalStripeError,
+    LocalStripeHTTPError,
+    authenticate,
+    register_webhook,
+    start_localstripe,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,11 +198,12 @@ def test_localstripe_cancel_of_an_unconfirmed_intent(stripe_client: stripe.Strip
     assert caught.value.code == "payment_intent_unexpected_state"
 
 
+@pytest.mark.parametrize("card", ["4000002500003155", "tok_threeDSecure2Required"])  # 3-D Secure required
 @pytest.mark.parametrize("separate_confirm", [True, False])
 def test_localstripe_off_session_card_needing_authentication_is_declined(
-    stripe_client: stripe.StripeClient, separate_confirm: bool
+    stripe_client: stripe.StripeClient, separate_confirm: bool, card: str
 ) -> None:
-    token = _token(stripe_client, "4000002500003155")  # 3-D Secure required
+    token = card if card.startswith("tok_") else _token(stripe_client, card)
     with pytest.raises(stripe.CardError) as caught:
         if separate_confirm:
             stripe_client.v1.payment_intents.confirm(_intent(stripe_client, token).id, {"off_session": True})
@@ -243,3 +254,119 @@ def test_localstripe_refunded_intent_shows_on_its_latest_charge(stripe_client: s
     (mine,) = [pi for pi in listed.auto_paging_iter() if pi.id == intent.id]
     assert [(r.amount, r.status) for r in mine.latest_charge.refunds.data] == [(1000, "succeeded")]
     assert mine.latest_charge.refunds.data[0].created >= intent.created
+
+
+# -- 3-D Secure: Stripe's test card names, the cardholder's answer, webhook registration ---------------
+# (the webhooks localstripe delivers, and their signatures: test_stripe_sca_gateway.py)
+
+
+def test_localstripe_sca_test_token_and_payment_method_are_the_3ds2_card(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    assert TEST_TOKENS["tok_threeDSecure2Required"] == "4000002760003184"
+    assert TEST_PAYMENT_METHODS == {"pm_card_threeDSecure2Required": "tok_threeDSecure2Required"}
+    from_token = stripe_client.v1.payment_methods.create(
+        {"type": "card", "card": {"token": "tok_threeDSecure2Required"}}
+    )
+    customer = stripe_client.v1.customers.create({}).id
+    attached = [
+        stripe_client.v1.payment_methods.attach("pm_card_threeDSecure2Required", {"customer": customer})
+        for _ in range(2)
+    ]
+
+    for method in (from_token, *attached):
+        card = method.card
+        assert card is not None and (card.last4, card.brand, card.exp_year) == ("3184", "visa", 2034)
+    # Each use of the test PaymentMethod is a fresh copy, as Stripe (and stock pm_card_visa) make.
+    assert len({m.id for m in attached} | {"pm_card_threeDSecure2Required"}) == 3
+    assert all(m.customer == customer for m in attached)
+    for method_id in (from_token.id, attached[0].id, "pm_card_threeDSecure2Required"):
+        intent = stripe_client.v1.payment_intents.create(
+            {"amount": 1000, "currency": "usd", "payment_method": method_id, "confirm": True}
+        )
+        assert intent.status == "requires_action", method_id
+    visa = stripe_client.v1.payment_intents.create(  # stock test PaymentMethods still work
+        {"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    assert visa.status == "succeeded"
+
+
+def _waiting_intent(client: stripe.StripeClient) -> stripe.PaymentIntent:
+    intent = client.v1.payment_intents.confirm(_intent(client, "tok_threeDSecure2Required").id)
+    assert intent.status == "requires_action"
+    return intent
+
+
+def test_localstripe_sca_authenticate_helper(
+    localstripe: LocalStripe, stripe_client: stripe.StripeClient
+) -> None:
+    succeeding, failing = _waiting_intent(stripe_client), _waiting_intent(stripe_client)
+
+    succeeded = authenticate(localstripe.url, succeeding.id, success=True)
+    failed = localstripe.authenticate(failing.id, success=False)
+
+    assert (succeeded["id"], succeeded["status"], succeeded["latest_charge"]["status"]) == (
+        succeeding.id,
+        "succeeded",
+        "succeeded",
+    )
+    assert (failed["id"], failed["status"], failed["payment_method"]) == (
+        failing.id,
+        "requires_payment_method",
+        None,
+    )
+    assert failed["last_payment_error"] == {
+        "code": "payment_intent_authentication_failure",
+        "message": "The provided PaymentMethod has failed authentication.",
+        "payment_method": {"id": failing.payment_method},  # stock: the dropped card is not named
+        "type": "invalid_request_error",
+    }
+    error = stripe_client.v1.payment_intents.retrieve(failing.id).last_payment_error
+    assert error is not None and error.payment_method is not None
+    assert error.payment_method.id == failing.payment_method
+
+
+def test_localstripe_sca_authenticate_refusals(
+    localstripe: LocalStripe, stripe_client: stripe.StripeClient
+) -> None:
+    waiting = _waiting_intent(stripe_client)
+    secret = waiting.client_secret
+    assert secret
+    unconfirmed = _intent(stripe_client, "tok_threeDSecure2Required")
+
+    refusals: list[LocalStripeHTTPError] = []
+    for call in (
+        lambda: authenticate(localstripe.url, unconfirmed.id, True),  # not waiting for authentication
+        lambda: authenticate(localstripe.url, waiting.id, True, client_secret=f"{waiting.id}_secret_wrong"),
+        lambda: authenticate(localstripe.url, waiting.id, True, client_secret=secret, api_key="pk_x"),
+        lambda: authenticate(localstripe.url, "pi_doesNotExist", True),
+    ):
+        with pytest.raises(LocalStripeHTTPError) as caught:
+            call()
+        refusals.append(caught.value)
+
+    assert [(e.status, e.code) for e in refusals] == [
+        (400, "payment_intent_unexpected_state"),
+        (401, None),  # the client_secret must be the intent's
+        (401, None),  # an sk_ key, or a pk_ key in the form as Stripe.js sends it
+        (404, "resource_missing"),
+    ]
+    assert "status of requires_confirmation" in str(refusals[0])
+    assert secret not in "".join(str(e) for e in refusals)
+    assert stripe_client.v1.payment_intents.retrieve(waiting.id).status == "requires_action"  # untouched
+    with pytest.raises(ValueError):
+        authenticate(localstripe.url, "../customers", True)  # never sent
+
+
+def test_localstripe_webhook_registration_refusals(localstripe: LocalStripe) -> None:
+    with pytest.raises(LocalStripeHTTPError) as caught:
+        register_webhook(localstripe.url, "ftp://127.0.0.1/hook", "whsec_x")  # localstripe wants http(s)
+    assert caught.value.status == 400
+    with pytest.raises(LocalStripeHTTPError):
+        localstripe.register_webhook("http://127.0.0.1:9/hook", "")  # a secret is required
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(LocalStripeError, match="cannot reach localstripe") as unreachable:
+        register_webhook(closed, "http://127.0.0.1:9/hook", "whsec_x")
+    assert not isinstance(unreachable.value, LocalStripeHTTPError)
