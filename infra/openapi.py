@@ -3,10 +3,14 @@
 Each API function of template.yaml (a function with HttpApi events) has its own Powertools resolver,
 `app` in its handler module. Their documents are merged into one: an operation is taken from the
 function the template routes it to, and its `operationId` is the template's event name
-(`ListContracts`, `SubmitOrder`, ...). Then what holds for every route, whoever wrote it, is added:
+(`ListContracts`, `SubmitOrder`, `StripeWebhook`, ...). Then what holds for every route, whoever wrote it,
+is added:
 
-- bearer JWT security, applied globally (the API's default authorizer guards every route);
-- 401 `{"message": "Unauthorized"}`, which API Gateway itself answers without a valid token;
+- bearer JWT security, applied globally (the API's default authorizer guards every route), except on the
+  routes whose template event says `Auth: {Authorizer: NONE}` (`POST /webhooks/stripe`: its
+  `Stripe-Signature` is checked by the function), which get `security: []`;
+- 401 `{"message": "Unauthorized"}`, which API Gateway itself answers without a valid token (not on
+  those routes: no authorizer runs);
 - 422 `validation_error` as problem+json, which `seats.api.resolver` answers for invalid input
   (Powertools would otherwise document its own validation shape);
 - 413 `payload_too_large` on every route (the resolver refuses big bodies first), 503 `service_unavailable`;
@@ -47,10 +51,15 @@ DESCRIPTION = """\
 Add seats (charged now, prorated to the renewal date) or reduce seats (applied at renewal) on
 auto-renewing subscriptions.
 
-Every route needs `Authorization: Bearer <JWT>`; locally, `seats-local token <user_id>` prints one
-(use **Authorize**). Errors are RFC 9457 problem details (`application/problem+json`) with a
-machine-readable `code`; invalid input answers 422 `validation_error` with `errors[{loc, msg}]`.
-Money is a decimal string with the currency's minor-unit digits."""
+Every route needs `Authorization: Bearer <JWT>` (locally, `seats-local token <user_id>` prints one; use
+**Authorize**){exceptions}. Errors are RFC 9457 problem details (`application/problem+json`) with a
+machine-readable `code`; invalid input answers 422 `validation_error` with `errors[{{loc, msg}}]`.
+Money is a decimal string with the currency's minor-unit digits. A submit or a renewal paid now whose
+card asks for the cardholder (3-D Secure) answers 202 with the order `payment_pending` and its
+`payment_action`; the provider's webhook completes it (docs/stripe.md, "3-D Secure and webhooks")."""
+# What DESCRIPTION says of the routes without the JWT authorizer (the template's `Auth: {Authorizer: NONE}`).
+UNAUTHENTICATED_NOTE = (", except {routes}, which the payment provider calls: it takes no token, its "
+                        "`Stripe-Signature` header is checked instead (400 `invalid_signature`)")
 
 SECURITY_SCHEMES = {SECURITY_SCHEME: {
     "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -66,8 +75,8 @@ GATEWAY_UNAUTHORIZED = {
 }
 UNAUTHORIZED_DESCRIPTION = "Missing or invalid bearer token (answered by the API Gateway JWT authorizer)"
 
-# The problem codes each operation can answer (docs/api.md, Error codes), by operationId; 401 and 422
-# validation_error are added to every operation by `build`. `--report` and the tests hold the routes'
+# The problem codes each operation can answer (docs/api.md, Error codes), by operationId; 422
+# validation_error is added to every operation by `build`, 401 to every operation behind the JWT authorizer. `--report` and the tests hold the routes'
 # `responses=` to this table.
 EXPECTED_PROBLEMS: dict[str, dict[int, tuple[ErrorCode, ...]]] = {
     "ListContracts": {},
@@ -128,6 +137,10 @@ EXPECTED_PROBLEMS: dict[str, dict[int, tuple[ErrorCode, ...]]] = {
               ErrorCode.CONCURRENT_UPDATE),
         422: (ErrorCode.IDEMPOTENCY_KEY_REUSED,), 503: (ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE,),
     },
+    "StripeWebhook": {
+        400: (ErrorCode.INVALID_SIGNATURE,), 409: (ErrorCode.CONCURRENT_UPDATE,),
+        503: (ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE),
+    },
 }
 
 _CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -152,6 +165,23 @@ def route_owners() -> dict[tuple[str, str], tuple[str, str]]:
                 props = event["Properties"]
                 owners[(str(props["Method"]).upper(), props["Path"])] = (name, event_name)
     return owners
+
+
+def unauthenticated_routes() -> set[tuple[str, str]]:
+    """(METHOD, path) of the HttpApi routes that do not use the API's default (JWT) authorizer: their event
+    says `Auth: {Authorizer: NONE}` (the rule infra.local.gateway applies too)."""
+    found = set()
+    for fn in template.functions().values():
+        for event in fn.events.values():
+            props = event.get("Properties", {})
+            if event.get("Type") == "HttpApi" and (props.get("Auth") or {}).get("Authorizer") == "NONE":
+                found.add((str(props["Method"]).upper(), props["Path"]))
+    return found
+
+
+def description(unauthenticated: set[tuple[str, str]]) -> str:
+    routes = " and ".join(f"`{method} {path}`" for method, path in sorted(unauthenticated, key=lambda r: r[::-1]))
+    return DESCRIPTION.format(exceptions=UNAUTHENTICATED_NOTE.format(routes=routes) if routes else "")
 
 
 def api_version() -> str:
@@ -265,6 +295,7 @@ def build(*, skip_unavailable: bool = False) -> dict[str, Any]:
     out (and named in `x-unavailable-functions`) instead of failing the build: for serving docs while
     the code is being written, never for the committed file."""
     owners = route_owners()
+    unauthenticated = unauthenticated_routes()
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, dict[str, Any]] = {}
     unavailable: list[str] = []
@@ -295,11 +326,14 @@ def build(*, skip_unavailable: bool = False) -> dict[str, Any]:
     schemas["GatewayUnauthorized"] = GATEWAY_UNAUTHORIZED
     components["securitySchemes"] = SECURITY_SCHEMES
 
-    for item in paths.values():
+    for path, item in paths.items():
         for method, operation in item.items():
             if method in HTTP_METHODS:
                 responses = operation.setdefault("responses", {})
-                _document_unauthorized(responses)
+                if (method.upper(), path) in unauthenticated:
+                    operation["security"] = []  # no authorizer: the gateway never answers 401 here
+                else:
+                    _document_unauthorized(responses)
                 _document_validation_error(responses)
                 _document_payload_too_large(responses)
                 _document_unavailable(responses)
@@ -308,7 +342,7 @@ def build(*, skip_unavailable: bool = False) -> dict[str, Any]:
 
     document: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": api_version(), "description": DESCRIPTION},
+        "info": {"title": TITLE, "version": api_version(), "description": description(unauthenticated)},
         "servers": [{"url": SERVER, "description": "The local runtime (seats-local start)"}],
         "security": [{SECURITY_SCHEME: []}],
         "paths": paths,

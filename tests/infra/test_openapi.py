@@ -20,6 +20,7 @@ from seats.domain.errors import DomainError
 from tests.conftest import http_event, invoke
 
 DOCUMENT_URI = "urn:seats:openapi"
+WEBHOOK = ("POST", "/webhooks/stripe")  # the one route without the JWT authorizer (template.yaml)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,61 @@ def test_operation_ids_are_the_template_event_names_and_name_the_function(docume
         assert operation["x-function"] == function
 
 
-def test_every_operation_requires_a_bearer_jwt(document):
+def test_every_operation_but_the_webhook_requires_a_bearer_jwt(document):
     scheme = document["components"]["securitySchemes"][openapi.SECURITY_SCHEME]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert document["security"] == [{openapi.SECURITY_SCHEME: []}]
     for key, operation in openapi.operations(document).items():
+        if key == WEBHOOK:
+            continue
+        assert "security" not in operation, f"{key}: the global bearer security applies"
         assert operation.get("security", document["security"]) == [{openapi.SECURITY_SCHEME: []}], key
+
+
+def test_the_webhook_operation_has_no_security_and_no_401_as_the_template_says(document):
+    assert openapi.unauthenticated_routes() == {WEBHOOK}, "routes with `Auth: {Authorizer: NONE}` in template.yaml"
+    operation = openapi.operations(document)[WEBHOOK]
+    assert operation["operationId"] == "StripeWebhook"
+    assert operation["x-function"] == "PaymentWebhookFunction"
+    assert operation["security"] == [], "Stripe calls it without a token: its Stripe-Signature authenticates it"
+    assert "401" not in operation["responses"], "no authorizer runs: the gateway never answers 401 here"
+    assert "invalid_signature" in openapi.documented_codes(operation)[400]
+    assert "`POST /webhooks/stripe`" in document["info"]["description"]
+
+
+def test_a_route_the_template_leaves_without_authorizer_is_documented_without_security(monkeypatch, document):
+    """Derived from the template, not from the path: another public route would get `security: []` too."""
+    monkeypatch.setattr(openapi, "unauthenticated_routes", lambda: {("GET", "/contracts"), WEBHOOK})
+    built = openapi.build()
+    for key in (("GET", "/contracts"), WEBHOOK):
+        operation = openapi.operations(built)[key]
+        assert operation["security"] == [], key
+        assert "GatewayUnauthorized" not in json.dumps(operation["responses"].get("401", {})), key
+    assert "security" not in openapi.operations(built)[("GET", "/contracts/{contract_id}")]
+    assert "`GET /contracts` and `POST /webhooks/stripe`" in built["info"]["description"]
+
+
+@pytest.mark.parametrize("key", [("POST", "/orders/{order_id}/submit"),
+                                 ("POST", "/contracts/{contract_id}/renewal-payment")])
+def test_submit_and_pay_now_document_the_202_of_a_payment_waiting_for_the_cardholder(document, key):
+    accepted = openapi.operations(document)[key]["responses"]["202"]
+    assert accepted["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OrderOut"}
+    assert "3-D Secure" in accepted["description"]
+    order = document["components"]["schemas"]["OrderOut"]
+    assert "payment_pending" in order["properties"]["status"]["enum"]
+    assert "payment_action" in order["properties"]
+
+
+def test_a_submit_waiting_for_the_cardholder_answered_by_a_real_handler_matches_the_document(seeded, document):
+    from tests.integration.add_seats_support import draft_paid_with, submit
+
+    draft = draft_paid_with("tok_threeDSecure2Required")
+    status, body, _ = submit(draft["order_id"], "sca-1")
+
+    assert status == 202 and body["status"] == "payment_pending", body
+    assert body["payment_action"]["type"] == "authenticate" and body["payment_action"]["client_secret"]
+    validator = response_validator(document, "POST", "/orders/{order_id}/submit", 202, "application/json")
+    assert list(validator.iter_errors(body)) == []
 
 
 def test_every_operation_documents_its_success_body(document):
@@ -89,8 +140,9 @@ def test_every_operation_documents_its_success_body(document):
 def test_every_operation_documents_the_gateway_401_and_problem_json_4xx_answers(document):
     for key, operation in openapi.operations(document).items():
         responses = operation["responses"]
-        unauthorized = responses["401"]["content"]["application/json"]["schema"]
-        assert unauthorized == {"$ref": "#/components/schemas/GatewayUnauthorized"}, key
+        if key != WEBHOOK:  # no authorizer on the webhook (above)
+            unauthorized = responses["401"]["content"]["application/json"]["schema"]
+            assert unauthorized == {"$ref": "#/components/schemas/GatewayUnauthorized"}, key
         validation = responses["422"]
         assert "validation_error" in validation["description"], key
         assert validation["content"][openapi.PROBLEM_JSON]["schema"] == {"$ref": "#/components/schemas/Problem"}, key

@@ -1,9 +1,10 @@
 """POST /contracts/{contract_id}/renewal-payment: PAY NOW, one answer per Idempotency-Key (docs/api.md,
 Renewal, "Paying a failed renewal now").
 
-The same idempotency as submit (seats.api.idempotency): the first final answer (200 and 4xx) is kept and
-replayed; 503, 409 concurrent_update and unexpected errors are raised, and so not kept. Charging a period
-once does not depend on this layer: the contract points to the period's payment (seats.services.renew).
+The same idempotency as submit (seats.api.idempotency): the first final answer (200, 202 and 4xx) is kept
+and replayed (202: the renewal order `payment_pending`, a period's card asking for 3-D Secure); 503, 409
+concurrent_update and unexpected errors are raised, and so not kept. Charging a period once does not depend
+on this layer: the contract points to the period's payment (seats.services.renew).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from seats import bootstrap, clock
 from seats.api import idempotency, present
 from seats.api.answers import answers
 from seats.api.identity import current_caller
-from seats.api.schemas import ContractOut
+from seats.api.schemas import ContractOut, OrderOut
 from seats.domain.codes import ErrorCode
 from seats.domain.errors import DomainError, IdempotencyKeyRequired
 from seats.domain.model import RenewalOrder
@@ -42,14 +43,20 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
 @router.post(
     "/contracts/<contract_id>/renewal-payment", summary="Pay a failed renewal now, to the card on file",
     tags=["Renewal"],
-    responses=answers(200, "The renewed contract (a replayed answer has Idempotent-Replayed: true)", ContractOut, {
-        400: [ErrorCode.IDEMPOTENCY_KEY_REQUIRED], 402: [ErrorCode.PAYMENT_DECLINED],
-        403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.CONTRACT_NOT_FOUND],
-        409: [ErrorCode.NOTHING_DUE, ErrorCode.CONTRACT_NOT_ACTIVE, ErrorCode.REQUEST_IN_PROGRESS,
-              ErrorCode.CONCURRENT_UPDATE],
-        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.IDEMPOTENCY_KEY_REUSED],
-        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
-    }),
+    responses={
+        **answers(200, "The renewed contract (a replayed answer has Idempotent-Replayed: true)", ContractOut, {
+            400: [ErrorCode.IDEMPOTENCY_KEY_REQUIRED], 402: [ErrorCode.PAYMENT_DECLINED],
+            403: [ErrorCode.NOT_CONTRACT_MANAGER], 404: [ErrorCode.CONTRACT_NOT_FOUND],
+            409: [ErrorCode.NOTHING_DUE, ErrorCode.CONTRACT_NOT_ACTIVE, ErrorCode.REQUEST_IN_PROGRESS,
+                  ErrorCode.CONCURRENT_UPDATE],
+            422: [ErrorCode.VALIDATION_ERROR, ErrorCode.IDEMPOTENCY_KEY_REUSED],
+            503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
+        }),
+        202: {"description": "The card asks for the cardholder (3-D Secure) for a period: the renewal order, "
+                             "payment_pending, with the payment_action to complete; the provider's webhook renews "
+                             "the contract (a failed or expired authentication cancels the order)",
+              "content": {"application/json": {"model": OrderOut}}},
+    },
 )
 def pay_renewal_now(
     contract_id: Annotated[str, Path(description="Contract id")],

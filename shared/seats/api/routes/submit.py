@@ -1,6 +1,8 @@
 """POST /orders/{order_id}/submit: one answer per Idempotency-Key (docs/api.md, Adding seats).
 
-The first final answer (200 and 4xx, status and body) is kept and replayed by seats.api.idempotency.
+The first final answer (200, 202 and 4xx, status and body) is kept and replayed by seats.api.idempotency;
+202 is the order `payment_pending`, waiting for the cardholder's 3-D Secure authentication (docs/stripe.md,
+"3-D Secure and webhooks").
 Answers that invite a retry with the same key (503, 409 concurrent_update, unexpected errors) are
 raised, and so not kept. Charging exactly once does not depend on this layer: the charge key comes
 from the order (see seats.services.submit).
@@ -52,15 +54,21 @@ def submit_once(*, order_id: str, key: str, caller_id: str, context: LambdaConte
 
 @router.post(
     "/orders/<order_id>/submit", summary="Pay for a draft and add its seats, exactly once", tags=["Add seats"],
-    responses=answers(200, "The completed order (a replayed answer has Idempotent-Replayed: true)", OrderOut, {
-        400: [ErrorCode.IDEMPOTENCY_KEY_REQUIRED], 402: [ErrorCode.PAYMENT_DECLINED],
-        403: [ErrorCode.NOT_CONTRACT_MANAGER],
-        404: [ErrorCode.ORDER_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND],
-        409: [*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.QUOTE_EXPIRED,
-              ErrorCode.PAYMENT_METHOD_EXPIRED, ErrorCode.REQUEST_IN_PROGRESS, ErrorCode.CONCURRENT_UPDATE],
-        422: [ErrorCode.VALIDATION_ERROR, ErrorCode.SEAT_LIMIT_EXCEEDED, ErrorCode.IDEMPOTENCY_KEY_REUSED],
-        503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
-    }),
+    responses={
+        **answers(200, "The completed order (a replayed answer has Idempotent-Replayed: true)", OrderOut, {
+            400: [ErrorCode.IDEMPOTENCY_KEY_REQUIRED], 402: [ErrorCode.PAYMENT_DECLINED],
+            403: [ErrorCode.NOT_CONTRACT_MANAGER],
+            404: [ErrorCode.ORDER_NOT_FOUND, ErrorCode.SUBSCRIPTION_NOT_FOUND, ErrorCode.PAYMENT_METHOD_NOT_FOUND],
+            409: [*ADD_SEATS_CONFLICTS, ErrorCode.ORDER_NOT_DRAFT, ErrorCode.QUOTE_EXPIRED,
+                  ErrorCode.PAYMENT_METHOD_EXPIRED, ErrorCode.REQUEST_IN_PROGRESS, ErrorCode.CONCURRENT_UPDATE],
+            422: [ErrorCode.VALIDATION_ERROR, ErrorCode.SEAT_LIMIT_EXCEEDED, ErrorCode.IDEMPOTENCY_KEY_REUSED],
+            503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
+        }),
+        202: {"description": "The card asks for the cardholder (3-D Secure): the order is payment_pending, with "
+                             "the payment_action to complete; the provider's webhook completes it. Answered again, "
+                             "without a new charge, to the same or a new Idempotency-Key while it waits",
+              "content": {"application/json": {"model": OrderOut}}},
+    },
 )
 def submit_order(
     order_id: Annotated[str, Path(description="Order id")],
