@@ -9,6 +9,7 @@ state is built through the services, before anything is measured.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,17 @@ class Scenario:
     @property
     def method(self) -> str:
         return self.route.split(" ", 1)[0]
+
+
+def _webhook(state: State) -> dict[str, Any]:
+    """The provider's event about the authenticated payment (prepared), signed now (good for 5 minutes)."""
+    from seats.adapters.payments.webhooks import signature_header
+    from seats.settings import LOCAL_WEBHOOK_SECRET
+    from tests.conftest import http_event
+
+    body = state.ids["webhook_body"]
+    signature = signature_header(body.encode(), LOCAL_WEBHOOK_SECRET, int(time.time()))
+    return http_event("POST", "/webhooks/stripe", user=None, raw_body=body, headers={"stripe-signature": signature})
 
 
 def _event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -79,6 +91,7 @@ SCENARIOS = [
              lambda s: _event("DELETE", f"{_SUBS}/{REDUCE_SUB}/pending-reduction"), ("reduction",)),
     Scenario("PUT /contracts/{contract_id}/payment-method", 200,
              lambda s: _event("PUT", f"/contracts/{CONTRACT}/payment-method", {"payment_method_id": "pm_acme_mc"})),
+    Scenario("POST /webhooks/stripe", 200, _webhook, ("authenticated",)),
     Scenario("GET /accounts/{account_id}/payment-methods", 200,
              lambda s: _event("GET", f"/accounts/{ACCOUNT}/payment-methods")),
     Scenario("POST /accounts/{account_id}/payment-methods", 201,
@@ -114,7 +127,24 @@ def prepare(world: World, needs: tuple[str, ...] = ()) -> State:
         reduce_seats.schedule_reduction(repo, CONTRACT, REDUCE_SUB, CALLER, 8)
     if "payable" in needs:  # the past-due contract's declining card replaced by one that pays
         payment_methods.set_contract_payment_method(repo, PAST_DUE, "pm_acme_visa", CALLER)
+    if "authenticated" in needs:
+        state.ids["webhook_body"] = _authenticated(repo, gateway)
     return state
+
+
+def _authenticated(repo: Any, gateway: Any) -> str:
+    """A draft paid with a card that asks for 3-D Secure, submitted (payment_pending) and authenticated at the
+    sandbox: the body of the provider's payment_intent.succeeded event, which completes it."""
+    from seats.services import add_seats, payment_methods, submit
+
+    order = add_seats.create_draft(repo, CONTRACT, ADD_SUB, 1, CALLER)
+    card = payment_methods.add_payment_method(repo, gateway, ACCOUNT, "tok_threeDSecure2Required", CALLER)
+    payment_methods.set_order_payment_method(repo, gateway, order.order_id, card.payment_method_id, CALLER)
+    pending = submit.submit(repo, gateway, order.order_id, CALLER)
+    if pending.payment_action is None:
+        raise RuntimeError(f"the order is {pending.status}, not waiting for authentication")
+    gateway.authenticate(pending.payment_action.charge_id, True)
+    return json.dumps(gateway.notification(pending.payment_action.charge_id, int(time.time())))
 
 
 def status_of(answer: dict[str, Any]) -> int:

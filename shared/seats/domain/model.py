@@ -156,7 +156,7 @@ class PaymentAction:
     `client_secret` to the provider's SDK, or send the cardholder to `redirect_url`, before `expires_at`."""
 
     charge_id: str
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)  # the client's to use; never logged
     redirect_url: str | None
     expires_at: datetime
     type: Literal["authenticate"] = "authenticate"

@@ -62,6 +62,17 @@ def end_authentication(repo: Repository, payment: Payment, error: PaymentError, 
         raise ConcurrentUpdate("The order changed while its payment was being settled") from None
 
 
+def drop_pending_renewal(repo: Repository, payment: Payment) -> None:
+    """A renewal paid now whose capture was refunded (the period could no longer take it: the contract was
+    cancelled, or its total changed): its order, if it still waits, is cancelled too."""
+    order = repo.get_order(payment.order_id)
+    if isinstance(order, RenewalOrder) and order.status == "payment_pending" and order.payment_id == payment.payment_id:
+        order.status, order.payment_action = "cancelled", None
+        work = repo.unit_of_work()
+        work.save_order(order)
+        work.commit()
+
+
 def reopen(order: Order, error: PaymentError) -> None:
     """An order whose payment waited for the cardholder in vain: an add-seats order back to draft, told why
     and its attempt counted; a renewal paid now cancelled (the contract keeps its status and timeline)."""

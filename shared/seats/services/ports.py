@@ -6,7 +6,7 @@ fakes in tests/fakes.py in the unit tests. docs/architecture.md draws them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
 
@@ -157,7 +157,7 @@ class ProviderPayment:
     payment_method_ref: str
     decline_code: str | None = None  # when failed (`authentication_failed`: the cardholder failed the challenge)
     refunded: bool = False  # succeeded, then refunded in full
-    client_secret: str | None = None  # requires_action: what the client hands the provider's SDK to authenticate
+    client_secret: str | None = field(default=None, repr=False)  # requires_action: for the provider's SDK; never logged
     redirect_url: str | None = None  # requires_action: the bank's challenge page, when the provider gives one
 
     @property

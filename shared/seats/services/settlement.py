@@ -72,21 +72,26 @@ def apply_or_refund(repo: Repository, gateway: PaymentGateway, payment: Payment,
             settle_drafts(repo, gateway, contract)
             record_renewal(repo, contract, payment, RenewalOutcome(contract.contract_id))
             return "completed"
-    else:
-        order = repo.get_order(payment.order_id)
-        contract = repo.get_contract(payment.contract_id)
-        if isinstance(order, SeatOrder) and contract is not None \
-                and completion.not_completable(order, contract, payment, order.created_by) is None:
-            try:
-                completion.complete(repo, gateway, order, contract, payment, order.created_by)
-                return "completed"
-            except ConcurrentUpdate:
-                raise
-            except DomainError:  # not completable any more: the money was given back
-                return "refunded"
-        if isinstance(order, SeatOrder) and order.status in OPEN_ORDER \
-                and order.payment_id == payment.payment_id:
-            completion.give_back(repo, gateway, order, payment)  # the draft told why, its attempt counted
+        ledger.give_back(repo, gateway, payment, "not_applicable", at)
+        authentication.drop_pending_renewal(repo, payment)
+        return "refunded"
+    return _add_seats(repo, gateway, payment, at)
+
+
+def _add_seats(repo: Repository, gateway: PaymentGateway, payment: Payment, at: datetime) -> Settled:
+    order = repo.get_order(payment.order_id)
+    contract = repo.get_contract(payment.contract_id)
+    if isinstance(order, SeatOrder) and contract is not None \
+            and completion.not_completable(order, contract, payment, order.created_by) is None:
+        try:
+            completion.complete(repo, gateway, order, contract, payment, order.created_by)
+            return "completed"
+        except ConcurrentUpdate:
+            raise
+        except DomainError:  # not completable any more: the money was given back
             return "refunded"
+    if isinstance(order, SeatOrder) and order.status in OPEN_ORDER and order.payment_id == payment.payment_id:
+        completion.give_back(repo, gateway, order, payment)  # the draft told why, its attempt counted
+        return "refunded"
     ledger.give_back(repo, gateway, payment, "not_applicable", at)
     return "refunded"

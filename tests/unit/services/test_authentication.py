@@ -278,3 +278,19 @@ def test_a_failed_authentication_of_a_renewal_cancels_its_order_and_keeps_the_ti
     assert (after.status, after.renewal_date, after.failed_renewal_attempts) == (
         before.status, before.renewal_date, before.failed_renewal_attempts)
     assert kept_charges(gateway) == []
+
+
+def test_authenticated_after_the_contract_was_cancelled_the_money_is_refunded_and_the_order_cancelled(
+        past_due, gateway, clock_at):
+    waiting = pay_now(past_due, gateway)
+    clock_at("2027-04-15T02:00:00Z")  # day 45: the nightly run cancels the unpaid contract
+    renew_contract(ACME, datetime(2027, 4, 15, 2, tzinfo=UTC), past_due, gateway)
+    assert contract(past_due).status == "cancelled"
+
+    assert webhook(past_due, gateway, waiting.payment_action.charge_id, True,
+                   datetime(2027, 4, 15, 3, tzinfo=UTC)) == "refunded"
+
+    [order] = [o for o in past_due.list_orders(ACME) if isinstance(o, RenewalOrder)]
+    assert (order.status, order.payment_action) == ("cancelled", None)
+    assert [c.charge_id for c in refunded_charges(gateway)] == [waiting.payment_action.charge_id]
+    assert contract(past_due).status == "cancelled" and kept_charges(gateway) == []
