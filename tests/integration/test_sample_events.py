@@ -170,3 +170,103 @@ def _context(logical_id: str) -> LambdaContext:
     context = LambdaContext()
     context.function_name = logical_id
     return context
+
+
+# --- the signed webhook sample (events/stripe_webhook.json) ------------------------------------------------
+
+WEBHOOK_SAMPLE = EVENTS / "stripe_webhook.json"
+
+
+def _webhook(event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    return invoke(handler_of("PaymentWebhookFunction"), event)
+
+
+def test_the_webhook_sample_is_a_payment_intent_event_signed_over_its_body_with_the_local_secret():
+    import stripe
+
+    from seats.adapters.payments import webhooks
+    from seats.settings import LOCAL_WEBHOOK_SECRET
+
+    sample = _load(WEBHOOK_SAMPLE)
+    assert target_function(sample) == "PaymentWebhookFunction"
+    assert "authorizer" not in sample["requestContext"], "no JWT authorizer on this route"
+    body = json.loads(sample["body"])
+    assert body["type"] == "payment_intent.succeeded" and body["data"]["object"]["object"] == "payment_intent"
+    event = webhooks.payment_event(stripe.Event.construct_from(body, "sk_test_local").to_dict())
+    assert (event.type, event.provider_ref, event.payment_id) == (
+        "payment_intent.succeeded", body["data"]["object"]["id"], "pay_demo00000000000001")
+    signature = sample["headers"]["stripe-signature"]
+    assert stripe.WebhookSignature.verify_header(sample["body"], signature, LOCAL_WEBHOOK_SECRET, tolerance=None)
+    assert int(sample["headers"]["content-length"]) == len(sample["body"].encode())
+
+
+def test_the_webhook_sample_as_stored_is_refused_its_signature_is_stale(seeded, document):
+    status, body, headers = _webhook(_load(WEBHOOK_SAMPLE))
+
+    assert (status, body["code"]) == (400, "invalid_signature"), body
+    _validate(document, "POST", "/webhooks/stripe", status, headers["Content-Type"].split(";")[0], body)
+
+
+def test_the_webhook_sample_re_signed_is_accepted(seeded, document):
+    from infra.sign_webhook import resign
+    from seats.settings import LOCAL_WEBHOOK_SECRET
+
+    status, body, _ = _webhook(resign(_load(WEBHOOK_SAMPLE), LOCAL_WEBHOOK_SECRET))
+
+    assert (status, body) == (200, {"received": True, "handled": "unknown"})  # the seed has no such payment
+    _validate(document, "POST", "/webhooks/stripe", status, "application/json", body)
+
+
+def test_the_webhook_sample_re_signed_about_a_payment_waiting_for_the_cardholder_completes_its_order(seeded):
+    """The sample's event, pointed at a real payment: a submit answered 202, then the cardholder authenticated
+    at the (sandbox) provider; its order completes once, a second delivery is already settled."""
+    from infra.sign_webhook import resign
+    from seats.settings import LOCAL_WEBHOOK_SECRET
+    from tests.integration.add_seats_support import draft_paid_with, submit
+
+    draft = draft_paid_with("tok_threeDSecure2Required")
+    status, pending, _ = submit(draft["order_id"], "sca-sample")
+    assert (status, pending["status"]) == (202, "payment_pending"), pending
+    charge_id = pending["payment_action"]["charge_id"]
+    payment_id = bootstrap.repository().get_order(draft["order_id"]).payment_id
+    bootstrap.payment_gateway().authenticate(charge_id, True)  # type: ignore[attr-defined]
+
+    sample = _load(WEBHOOK_SAMPLE)
+    body = json.loads(sample["body"])
+    body["data"]["object"]["id"] = charge_id
+    body["data"]["object"]["metadata"]["idempotency_key"] = f"seats:payment:{payment_id}"
+    sample["body"] = json.dumps(body)
+    delivery = resign(sample, LOCAL_WEBHOOK_SECRET)
+
+    assert _webhook(delivery)[:2] == (200, {"received": True, "handled": "completed"})
+    order = bootstrap.repository().get_order(draft["order_id"])
+    assert (order.status, order.charge_id, order.payment_action) == ("completed", charge_id, None)
+    assert _webhook(delivery)[:2] == (200, {"received": True, "handled": "already_settled"})
+
+
+def test_the_signing_command_prints_the_sample_signed_now(capsys, monkeypatch):
+    import time
+
+    import stripe
+
+    from infra import sign_webhook
+
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    assert sign_webhook.main([str(WEBHOOK_SAMPLE)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stored = _load(WEBHOOK_SAMPLE)
+    assert json.loads(printed["body"]) == json.loads(stored["body"])
+    assert stripe.WebhookSignature.verify_header(printed["body"], printed["headers"]["stripe-signature"],
+                                                 "whsec_seats_local", tolerance=300)
+    assert abs(printed["requestContext"]["timeEpoch"] / 1000 - time.time()) < 60
+    assert {k: v for k, v in printed.items() if k not in ("body", "headers", "requestContext")} == \
+        {k: v for k, v in stored.items() if k not in ("body", "headers", "requestContext")}
+
+    assert sign_webhook.main([str(WEBHOOK_SAMPLE), "--secret", "whsec_other", "--at", "1795946430"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert stripe.WebhookSignature.verify_header(other["body"], other["headers"]["stripe-signature"],
+                                                 "whsec_other", tolerance=None)
+    assert other["headers"]["stripe-signature"].startswith("t=1795946430,")
+
+    assert sign_webhook.main([str(EVENTS / "reconcile_schedule.json")]) == 2
+    assert "not an API Gateway HTTP API event" in capsys.readouterr().err
