@@ -9,7 +9,12 @@ Each cell has the exact answer docs/api.md gives it ("People and roles", "HTTP A
   contract manager only;
 - no token, an expired token, a wrong audience, issuer or signature: 401 {"message": "Unauthorized"}
   from the gateway's JWT check (infra.local.jwt_tokens through infra.local.gateway), whatever the
-  route and target.
+  route and target;
+- submit and PAY NOW charged to a card that needs 3-D Secure: the manager's success is 202 (the order
+  payment_pending, waiting for the cardholder); everyone else is answered as for the 200 paths;
+- the routes without a JWT authorizer (template.yaml `Auth: {Authorizer: NONE}`: POST /webhooks/stripe)
+  never answer 401, whatever the token; their authentication is the `Stripe-Signature` header, and a
+  valid JWT makes no unsigned event acceptable (400 invalid_signature).
 
 Every request goes through the in-process gateway (see conftest.Api); every cell starts from the
 seed again (conftest.Scene), with a fresh draft for order routes, a pending reduction for its
@@ -29,7 +34,12 @@ import pytest
 
 from infra import template
 from infra.local import jwt_tokens
+from infra.local.gateway import api_routes
 from seats import bootstrap
+from seats.adapters.payments.webhooks import signature_header, signed
+from seats.domain.model import PaymentMethod
+from seats.services import payment_methods
+from seats.settings import LOCAL_WEBHOOK_SECRET
 from tests.reliability.conftest import (
     CARD_A,
     CARD_B,
@@ -47,6 +57,7 @@ from tests.reliability.conftest import (
     TEAM_A,
     TEAM_B,
     Answer,
+    Api,
     Scene,
     path_of,
 )
@@ -80,6 +91,15 @@ class RouteSpec:
     body: Callable[[dict[str, str]], Any] | None = None
     needs: str = ""  # "draft": a fresh draft on the target; "reduction": a pending reduction; "past_due": declined
     headers: Callable[[], dict[str, str]] = field(default=lambda: {})
+    sca: bool = False  # charged to the target team's card that needs 3-D Secure: the manager's 202
+
+    @property
+    def id(self) -> str:
+        return f"{self.operation}-3DS" if self.sca else self.operation
+
+    @property
+    def name(self) -> str:
+        return f"{self.operation} with a 3-D Secure card" if self.sca else self.operation
 
 
 _keys = iter(range(10**9))
@@ -108,6 +128,11 @@ ROUTES = [
               needs="draft", headers=idempotency_key),
     RouteSpec("PayRenewalNow", "POST", "/contracts/{contract_id}/renewal-payment", 200, "contract_not_found",
               change=True, needs="past_due", headers=idempotency_key),
+    # The same two, charged to a card that needs the cardholder: 202 payment_pending for the manager.
+    RouteSpec("SubmitOrder", "POST", "/orders/{order_id}/submit", 202, "order_not_found", change=True,
+              needs="draft", headers=idempotency_key, sca=True),
+    RouteSpec("PayRenewalNow", "POST", "/contracts/{contract_id}/renewal-payment", 202, "contract_not_found",
+              change=True, needs="past_due", headers=idempotency_key, sca=True),
     RouteSpec("SetPendingReduction", "PUT", SUBSCRIPTION + "/pending-reduction", 200, "contract_not_found",
               change=True, body=lambda t: {"seats": t["reduce_to"]}),
     RouteSpec("CancelPendingReduction", "DELETE", SUBSCRIPTION + "/pending-reduction", 204, "contract_not_found",
@@ -120,6 +145,9 @@ ROUTES = [
               change=True, body=lambda t: {"token": "tok_visa"}),
 ]
 LIST_CONTRACTS = "ListContracts"
+# Routes without the JWT authorizer (template.yaml `Auth: {Authorizer: NONE}`): operation -> (method, path).
+NO_JWT_ROUTES = {"StripeWebhook": ("POST", "/webhooks/stripe")}
+SCA_CARD = {"own": "pm_acme_sca", "other": "pm_globex_sca"}  # tok_threeDSecure2Required, added by sca_cards()
 VISIBLE_CONTRACTS = {  # GET /contracts: what each caller is shown (docs/api.md, People and roles)
     "contract manager": [CONTRACT_A], "primary admin": [CONTRACT_A], "secondary admin": [],
     "plain user": [], "another team's manager": [CONTRACT_B], "user of no team": [],
@@ -161,8 +189,35 @@ def request_for(route: RouteSpec, target: str, scene: Scene) -> tuple[str, Any, 
         ids["order_id"] = made[contract_id]
     if route.needs == "past_due":
         declined_renewal(contract_id)
+    if route.sca:
+        pay_with_sca_card(route, target, ids)
     path = path_of(route.path, **{k: v for k, v in ids.items() if "{" + k + "}" in route.path})
     return path, route.body(ids) if route.body else None, route.headers()
+
+
+def sca_cards() -> None:
+    """A card that needs 3-D Secure on every payment (the sandbox's tok_threeDSecure2Required) in each team."""
+    work = bootstrap.repository().unit_of_work()
+    for target, card in SCA_CARD.items():
+        account_id = TARGETS[target]["account_id"]
+        work.add_payment_method(PaymentMethod(card, account_id, "visa", "3220", 12, 2034, "tok_threeDSecure2Required"))
+    work.commit()
+
+
+def pay_with_sca_card(route: RouteSpec, target: str, ids: dict[str, str]) -> None:
+    """The draft (submit) or the contract (PAY NOW) is charged to the team's 3-D Secure card."""
+    repo = bootstrap.repository()
+    if route.needs == "draft":
+        payment_methods.set_order_payment_method(repo, bootstrap.payment_gateway(), ids["order_id"],
+                                                 SCA_CARD[target], MANAGER_OF[target])
+        return
+    contract = repo.get_contract(ids["contract_id"])
+    card = repo.get_payment_method(ids["account_id"], SCA_CARD[target])
+    assert contract is not None and card is not None
+    contract.payment_method = card
+    work = repo.unit_of_work()
+    work.save_contract(contract)
+    work.commit()
 
 
 # A renewal declined on 2026-11-20, nine days before the suites' now (2026-11-29): past_due, payable now.
@@ -186,12 +241,15 @@ def describe(answer: Answer) -> tuple[int, str | None]:
 
 
 def test_the_matrix_covers_every_route_of_the_template():
-    covered = {(r.method, r.path) for r in ROUTES} | {("GET", "/contracts")}
+    covered = {(r.method, r.path) for r in ROUTES} | {("GET", "/contracts")} | set(NO_JWT_ROUTES.values())
     assert covered == {(r.method, r.path) for r in template.routes()}
+    assert {(r.method, r.path) for r in api_routes() if not r.authorized} == set(NO_JWT_ROUTES.values())
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.operation)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id)
 def test_each_caller_gets_exactly_the_answer_of_the_spec(route, api, figures):
+    if route.sca:
+        sca_cards()
     scene = Scene()
     wrong = []
     cells = 0
@@ -210,15 +268,18 @@ def test_each_caller_gets_exactly_the_answer_of_the_spec(route, api, figures):
             got = describe(answer)
             if got != want:
                 wrong.append(f"{caller} on {target} {path}: got {got}, want {want} ({answer.body})")
+            elif answer.status == 202 and (answer.body["status"], answer.body["payment_action"]["type"]) != (
+                    "payment_pending", "authenticate"):
+                wrong.append(f"{caller} on {target}: 202 without a pending payment: {answer.body}")
             elif answer.status >= 400:
                 problem = answer.body
                 if answer.content_type != "application/problem+json" or problem.get("status") != answer.status:
                     wrong.append(f"{caller} on {target}: not a problem+json answer: {answer.headers} {problem}")
     assert not wrong, "\n".join(wrong)
     figures.row(
-        f"{route.operation} ({route.method} {route.path}): 6 callers and 8 bad tokens × own / other team's",
+        f"{route.name} ({route.method} {route.path}): 6 callers and 8 bad tokens × own / other team's",
         cells,
-        f"manager {route.success}; primary admin "
+        f"manager {route.success}{' payment_pending' if route.sca else ''}; primary admin "
         f"{'403 not_contract_manager' if route.change else route.success}; others 404 {route.not_found}; "
         "bad tokens 401 Unauthorized",
     )
@@ -256,3 +317,50 @@ def test_a_payment_method_of_another_account_is_not_found(route, api, figures):
         cells += 1
     figures.row(f"{route.operation}: the manager names a card of the other team", cells,
                 "404 payment_method_not_found")
+
+
+def test_the_webhook_takes_no_jwt_and_a_jwt_makes_no_unsigned_event_acceptable(api, figures):
+    """POST /webhooks/stripe with every bad token, none, and every caller's valid JWT: never 401 (no
+    authorizer), never 403/404 (no caller is looked up); unsigned or forged, 400 invalid_signature; signed
+    with the endpoint secret, 200, whatever the token. The event is about a payment waiting for the
+    cardholder, which the sandbox still has waiting: "waiting", and nothing changes."""
+    [(method, path)] = NO_JWT_ROUTES.values()
+    sca_cards()
+    order_id = Scene().reset(drafts=(CONTRACT_A,))[CONTRACT_A]
+    payment_methods.set_order_payment_method(bootstrap.repository(), bootstrap.payment_gateway(), order_id,
+                                             SCA_CARD["own"], MANAGER_A)
+    pending = api.call("POST", f"/orders/{order_id}/submit", user=MANAGER_A, headers=idempotency_key())
+    assert (pending.status, pending.body["status"]) == (202, "payment_pending"), pending.body
+    charge_id = pending.body["payment_action"]["charge_id"]
+    event = bootstrap.payment_gateway().notification(charge_id, int(time.time()))  # type: ignore[attr-defined]
+    event["type"] = "payment_intent.succeeded"  # what a forger would claim
+    payload, signature = signed(event, LOCAL_WEBHOOK_SECRET)
+    tokens: dict[str, str | None] = {**bad_tokens(), **{f"{caller}'s valid JWT": Api.token(user)
+                                                        for caller, user in CALLERS.items()}}
+    signatures: dict[str, str | None] = {
+        "unsigned": None,
+        "forged": f"t={int(time.time())},v1={'0' * 64}",
+        "signed with another secret": signature_header(payload, "whsec_not_ours", int(time.time())),
+    }
+    wrong = []
+    cells = 0
+    for name, token in tokens.items():
+        for kind, forged in signatures.items():
+            answer = api.call(method, path, token=token, raw_body=payload,
+                              headers={} if forged is None else {"Stripe-Signature": forged})
+            cells += 1
+            if describe(answer) != (400, "invalid_signature") or answer.content_type != "application/problem+json":
+                wrong.append(f"{kind} with {name}: got {answer.status} {answer.body}")
+        answer = api.call(method, path, token=token, raw_body=payload, headers={"Stripe-Signature": signature})
+        cells += 1
+        if (answer.status, answer.body) != (200, {"received": True, "handled": "waiting"}):
+            wrong.append(f"signed with {name}: got {answer.status} {answer.body}")
+    assert not wrong, "\n".join(wrong)
+    order = api.call("GET", f"/orders/{order_id}", user=MANAGER_A).body
+    assert (order["status"], order["charge_id"]) == ("payment_pending", None)
+    [charge] = [c for c in bootstrap.payment_gateway().list_charges() if c.charge_id == charge_id]
+    assert charge.status == "requires_action"
+    figures.row(f"StripeWebhook ({method} {path}, no JWT authorizer): {len(tokens)} tokens (none, 8 bad, "
+                f"{len(CALLERS)} callers' valid JWTs) × unsigned / forged / another secret's / signed event",
+                cells, "never 401 (nor 403/404); unsigned or forged 400 invalid_signature whatever the JWT; "
+                "signed 200 whatever the JWT; nothing changed")
