@@ -6,6 +6,10 @@ EventBridge did not take fails only its record, which the mapping retries. Event
 least once, each with the `event_id` of its outbox item in the detail.
 """
 
+import gc
+
+gc.disable()  # no collection while the modules import (BENCHMARKS.md, "The garbage collector at import")
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -57,3 +61,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureRes
     if relay.refused:
         metrics.add_metric(name="EventsNotRelayed", unit=MetricUnit.Count, value=len(relay.refused))
     return process_partial_response(event=event, record_handler=settle, processor=processor, context=context)
+
+
+gc.freeze()  # what the imports made is permanent: no later collection walks it
+gc.enable()

@@ -1,6 +1,10 @@
 """PaymentWebhookFunction: POST /webhooks/stripe, the payment provider's signed events (no JWT): an
 authentication the cardholder completed or failed settles its payment and order (docs/stripe.md)."""
 
+import gc
+
+gc.disable()  # no collection while the modules import (BENCHMARKS.md, "The garbage collector at import")
+
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,3 +21,7 @@ app.include_router(webhooks.router)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
+
+
+gc.freeze()  # what the imports made is permanent: no later collection walks it
+gc.enable()

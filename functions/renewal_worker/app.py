@@ -1,5 +1,9 @@
 """RenewalWorkerFunction: renews one contract per SQS message; failed messages are retried alone."""
 
+import gc
+
+gc.disable()  # no collection while the modules import (BENCHMARKS.md, "The garbage collector at import")
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -42,3 +46,7 @@ def renew_one(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=renew_one, processor=processor, context=context)
+
+
+gc.freeze()  # what the imports made is permanent: no later collection walks it
+gc.enable()

@@ -1,5 +1,9 @@
 """SetPaymentFunction: payment methods of an account, an order and a contract."""
 
+import gc
+
+gc.disable()  # no collection while the modules import (BENCHMARKS.md, "The garbage collector at import")
+
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,3 +20,7 @@ app.include_router(payment_methods.router)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
+
+
+gc.freeze()  # what the imports made is permanent: no later collection walks it
+gc.enable()

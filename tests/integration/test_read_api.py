@@ -34,7 +34,7 @@ ORDER_FIELDS = {
     "order_id", "type", "status", "contract_id", "subscription_id", "account_id", "product", "seats_before",
     "seats_to_add", "seats_after", "unit_price", "currency", "proration", "total", "quoted_on",
     "quote_expires_at", "payment_method", "charge_id", "last_payment_error", "created_by", "created_at",
-    "submitted_at",
+    "submitted_at", "carried_to_renewal", "payment_action",
 }
 VISA = {"payment_method_id": "pm_acme_visa", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}
 ALLOWED = {"allowed": True, "reason": None}
@@ -287,16 +287,16 @@ def test_orders_are_listed_newest_first(world, caller):
 def test_an_order_reads_with_every_field_of_the_spec(world):
     status, body, _ = get("/orders/ord_done")
     assert status == 200
-    assert {k: v for k, v in body.items() if k not in ("lines", "period")} == {
+    assert {k: v for k, v in body.items() if k not in ("lines", "period", "carried_over")} == {
         "order_id": "ord_done", "type": "add_seats", "status": "completed", "contract_id": ACME,
         "subscription_id": "sub-acad", "account_id": "acme", "product": "AutoCAD", "seats_before": 8,
         "seats_to_add": 2, "seats_after": 10, "unit_price": "1975.00", "currency": "USD",
         "proration": {"days_remaining": 92, "term_days": 365}, "total": "995.62", "quoted_on": "2026-11-29",
         "quote_expires_at": "2026-11-30T00:00:00.000Z", "payment_method": VISA, "charge_id": "ch_1",
         "last_payment_error": None, "created_by": "u-alice", "created_at": "2026-11-29T09:00:00.000Z",
-        "submitted_at": "2026-11-29T09:01:00.000Z",
+        "submitted_at": "2026-11-29T09:01:00.000Z", "carried_to_renewal": False, "payment_action": None,
     }
-    assert body.get("lines") is None and body.get("period") is None
+    assert body.get("lines") is None and body.get("period") is None and body.get("carried_over") is None
 
 
 def test_a_declined_draft_shows_its_last_payment_error(world):
@@ -310,7 +310,8 @@ def test_a_declined_draft_shows_its_last_payment_error(world):
 
 def test_a_renewal_order_has_its_lines_and_period(world):
     status, body, _ = get("/orders/ord_renewal")
-    assert status == 200 and set(body) == ORDER_FIELDS | {"lines", "period"}
+    assert status == 200 and set(body) == ORDER_FIELDS | {"lines", "period", "carried_over"}
+    assert body["carried_over"] == [] and body["carried_to_renewal"] is False
     assert body["lines"] == [{"subscription_id": "sub-acad", "seats": 8, "unit_price": "1975.00",
                               "amount": "15800.00"}]
     assert body["period"] == {"term_start": "2026-03-01", "renewal_date": "2027-03-01"}
