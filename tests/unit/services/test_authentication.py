@@ -11,7 +11,7 @@ import pytest
 
 from seats.adapters.payments.sandbox import NotAwaitingAuthentication
 from seats.adapters.payments.webhooks import payment_event
-from seats.domain.errors import OrderNotDraft
+from seats.domain.errors import OrderNotDraft, PaymentProviderUnavailable
 from seats.domain.model import RenewalOrder
 from seats.services import add_seats, submit
 from seats.services.pay_now import pay_renewal_now
@@ -21,7 +21,7 @@ from seats.services.reconcile import reconcile_payments
 from seats.services.renew import renew_contract
 from seats.services.webhooks import on_payment_event
 from tests.conftest import NOW
-from tests.fakes import kept_charges, refunded_charges
+from tests.fakes import CompetingWrites, Meanwhile, kept_charges, refunded_charges
 from tests.unit.services.support import (
     ACME,
     MANAGER,
@@ -294,3 +294,51 @@ def test_authenticated_after_the_contract_was_cancelled_the_money_is_refunded_an
     assert (order.status, order.payment_action) == ("cancelled", None)
     assert [c.charge_id for c in refunded_charges(gateway)] == [waiting.payment_action.charge_id]
     assert contract(past_due).status == "cancelled" and kept_charges(gateway) == []
+
+
+# -- races -----------------------------------------------------------------------------------------------------------
+
+def test_a_delete_landing_while_the_webhook_completes_leaves_the_money_refunded_once(repo, gateway, pending):
+    """The cardholder authenticated; the manager's DELETE lands between the webhook's look at the provider and
+    its completion write: the completion loses (the order is cancelled), the capture is refunded once, and the
+    event delivered again changes nothing."""
+    charge_id = pending.payment_action.charge_id
+    gateway.authenticate(charge_id, True)
+    racing = CompetingWrites(repo)
+    racing.before_next_commit(lambda: add_seats.cancel_draft(repo, gateway, pending.order_id, MANAGER))
+    event = payment_event(gateway.notification(charge_id, int(AT.timestamp())))
+
+    assert on_payment_event(racing, gateway, event, AT) == "refunded"
+    assert racing.interleaved == 1
+    assert on_payment_event(repo, gateway, event, AT) == "already_settled"
+    assert seat_order(repo, pending.order_id).status == "cancelled" and seats(repo) == 10
+    assert [c.charge_id for c in refunded_charges(gateway)] == [charge_id] and kept_charges(gateway) == []
+    assert [p.status for p in payments(repo)] == ["refunded"] and events_of(repo, "SeatsAdded") == []
+
+
+def test_two_deliveries_of_the_same_event_racing_add_the_seats_once(repo, gateway, pending):
+    charge_id = pending.payment_action.charge_id
+    gateway.authenticate(charge_id, True)
+    event = payment_event(gateway.notification(charge_id, int(AT.timestamp())))
+    racing = CompetingWrites(repo)
+    racing.before_next_commit(lambda: on_payment_event(repo, gateway, event, AT))
+
+    assert on_payment_event(racing, gateway, event, AT) == "completed"  # the other delivery's, read again
+
+    assert seats(repo) == 12 and len(events_of(repo, "SeatsAdded")) == 1 and len(kept_charges(gateway)) == 1
+
+
+class SilentAtCancel(Meanwhile):
+    """The provider does not answer a cancellation (the outcome unknown)."""
+
+    def cancel_payment(self, provider_ref: str) -> Any:
+        raise PaymentProviderUnavailable()
+
+
+def test_a_provider_silent_at_expiry_leaves_the_order_waiting_for_the_next_run(repo, gateway, pending):
+    late = reconcile_payments(AT + timedelta(hours=23), repo, SilentAtCancel(gateway))
+
+    assert (late.failed, late.oldest_unsettled) == (0, payments(repo)[0].created_at)
+    assert seat_order(repo, pending.order_id).status == "payment_pending"
+    assert reconcile_payments(AT + timedelta(hours=23, minutes=15), repo, gateway).failed == 1
+    assert seat_order(repo, pending.order_id).last_payment_error.code == "authentication_expired"
