@@ -107,6 +107,9 @@ def render(seed: SeedFile, repository: object, *, api_url: str, lambda_url: str,
     lines += [
         f"  curl -s {api_url}/_local/charges",
         f"  curl -s {api_url}/_local/events",
+        "  # a submit answered 202 (a card that asks for 3-D Secure, tok_threeDSecure2Required): the cardholder "
+        "passes the bank's challenge",
+        f"  curl -s -X POST {api_url}/_local/payments/$CHARGE_ID/authenticate -d '{{\"success\": true}}'",
         f"  curl -s -X POST {lambda_url}/2015-03-31/functions/RenewalSchedulerFunction/invocations "
         f"-d '{{\"source\": \"aws.scheduler\", \"detail-type\": \"Scheduled Event\", \"time\": \"{iso(utc_now())}\", "
         "\"detail\": {}}'",
