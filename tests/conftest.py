@@ -31,6 +31,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "TABLE_NAME": "SeatsTable", "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable", "EVENT_BUS_NAME": "seats-bus",
         "SEATS_PAYMENTS": "sandbox", "SEATS_NOW": NOW, "POWERTOOLS_SERVICE_NAME": "seats",
         "POWERTOOLS_METRICS_NAMESPACE": "Seats", "POWERTOOLS_TRACE_DISABLED": "true",
+        "STRIPE_WEBHOOK_SECRET": "whsec_seats_local",  # seats.settings.LOCAL_WEBHOOK_SECRET, as the local runtime
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

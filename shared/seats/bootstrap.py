@@ -11,10 +11,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from seats.domain.errors import ServiceUnavailable
-from seats.settings import LOCAL_WEBHOOK_SECRET, Settings, get_settings
+from seats.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from seats.services.ports import EventPublisher, PaymentGateway, RenewalQueue, Repository
+    from seats.services.ports import EventPublisher, PaymentEvent, PaymentGateway, RenewalQueue, Repository
 
 # The Stripe key in SSM is read through Powertools' cache: again at most every 5 minutes (a rotated key).
 STRIPE_KEY_MAX_AGE_S = 300
@@ -95,13 +95,27 @@ def _ssm_key(parameter: str | None) -> Callable[[], str]:
     return read_key
 
 
+def verify_webhook(payload: bytes, signature: str | None) -> PaymentEvent:
+    """The provider's event, once its Stripe-Signature is checked with the endpoint secret (InvalidSignature
+    otherwise; ServiceUnavailable when the secret cannot be read)."""
+    from seats.adapters.payments.webhooks import verify
+
+    return verify(payload, signature, webhook_secret())
+
+
 def webhook_secret() -> str:
     """The Stripe webhook endpoint secret: STRIPE_WEBHOOK_SECRET (local runs), else the SSM SecureString
-    STRIPE_WEBHOOK_SECRET_PARAMETER names (AWS; cached for a while, so that a rotated secret is picked up),
-    else the local default. An SSM that does not answer is ServiceUnavailable (503: Stripe delivers again)."""
+    STRIPE_WEBHOOK_SECRET_PARAMETER names (AWS; cached for a while, so that a rotated secret is picked up).
+    Neither: ServiceUnavailable (no secret is guessed). An SSM that does not answer is ServiceUnavailable too
+    (503: Stripe delivers again)."""
     settings = get_settings()
-    if settings.stripe_webhook_secret or settings.stripe_webhook_secret_parameter is None:
-        return settings.stripe_webhook_secret or LOCAL_WEBHOOK_SECRET
+    if settings.stripe_webhook_secret:
+        return settings.stripe_webhook_secret
+    if settings.stripe_webhook_secret_parameter is None:
+        from seats.observability import logger
+
+        logger.error("No webhook endpoint secret: set STRIPE_WEBHOOK_SECRET_PARAMETER (AWS) or STRIPE_WEBHOOK_SECRET")
+        raise ServiceUnavailable("No webhook endpoint secret is configured")
     from aws_lambda_powertools.utilities import parameters
 
     try:

@@ -157,10 +157,9 @@ def test_an_event_delivered_twice_has_effect_once(stack: RunningStack) -> None:
     "stale",  # signed with the right secret 6 minutes ago (below)
     "other secret",  # signed now with another secret
 ])
-def test_an_unsigned_forged_or_stale_webhook_is_400_and_changes_nothing(stack: RunningStack, signature: Any) -> None:
-    order = submit_pending(stack, 5) if signature is None else None
-    pending = order or _pending_of(stack, 5)
-    charge_id = pending["payment_action"]["charge_id"]
+def test_an_unsigned_forged_or_stale_webhook_is_400_and_changes_nothing(stack: RunningStack, waiting: dict[str, Any],
+                                                                         signature: Any) -> None:
+    charge_id = waiting["payment_action"]["charge_id"]
     key = charges_of(stack, charge_id)[0]["idempotency_key"]
     event = {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": "payment_intent.payment_failed",
              "created": int(time.time()), "data": {"object": {
@@ -176,6 +175,12 @@ def test_an_unsigned_forged_or_stale_webhook_is_400_and_changes_nothing(stack: R
     assert (answer.status, answer.body["code"]) == (400, "invalid_signature")
     assert _pending_of(stack, 5)["status"] == "payment_pending"
     assert [c["status"] for c in charges_of(stack, charge_id)] == ["requires_action"]
+
+
+@pytest.fixture(scope="module")
+def waiting(stack: RunningStack) -> dict[str, Any]:
+    """Contract 5's order, waiting for the cardholder (made once per runtime)."""
+    return submit_pending(stack, 5)
 
 
 def _pending_of(stack: RunningStack, number: int) -> dict[str, Any]:

@@ -148,3 +148,33 @@ def test_importing_the_composition_root_builds_and_reads_nothing() -> None:
                             check=True, timeout=60, env=env)
 
     assert result.stdout.strip() == "[] 0"
+
+
+def test_the_webhook_secret_comes_from_the_variable_or_the_ssm_parameter_never_by_default() -> None:
+    assert read_settings({}).stripe_webhook_secret is None and read_settings({}).stripe_webhook_secret_parameter is None
+    given = read_settings({"STRIPE_WEBHOOK_SECRET": "whsec_x", "STRIPE_WEBHOOK_SECRET_PARAMETER": "/seats/w"})
+    assert (given.stripe_webhook_secret, given.stripe_webhook_secret_parameter) == ("whsec_x", "/seats/w")
+    assert "whsec_x" not in repr(given)
+
+
+@pytest.mark.parametrize(("env", "secret"), [({"STRIPE_WEBHOOK_SECRET": "whsec_x"}, "whsec_x"),
+                                             ({"STRIPE_WEBHOOK_SECRET": "whsec_x",
+                                               "STRIPE_WEBHOOK_SECRET_PARAMETER": "/seats/w"}, "whsec_x"),
+                                             ({}, None)])
+def test_without_any_webhook_secret_the_webhook_fails_closed(monkeypatch: pytest.MonkeyPatch, env, secret) -> None:
+    from seats import bootstrap
+    from seats.domain.errors import ServiceUnavailable
+
+    for name in ("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.reset()
+    try:
+        if secret is None:
+            with pytest.raises(ServiceUnavailable):
+                bootstrap.webhook_secret()
+        else:
+            assert bootstrap.webhook_secret() == secret
+    finally:
+        bootstrap.reset()

@@ -15,6 +15,7 @@ import secrets
 import time
 from typing import Any
 
+from seats.domain.errors import InvalidSignature
 from seats.domain.payments import payment_id_of_key
 from seats.services.ports import PaymentEvent, ProviderPayment
 
@@ -22,22 +23,18 @@ TOLERANCE_S = 300  # Stripe's own default: an older signature is refused (a repl
 MAX_BODY_BYTES = 64 * 1024  # Stripe's events are a few kilobytes; anything larger is refused unread
 
 
-class InvalidWebhook(Exception):
-    """The request is not an event signed with our endpoint secret within the tolerance (or not JSON)."""
-
-
 def verify(payload: bytes, signature: str | None, secret: str, tolerance: int = TOLERANCE_S) -> PaymentEvent:
-    """The event, once its signature is checked; InvalidWebhook otherwise (nothing of it is used)."""
+    """The event, once its signature is checked; InvalidSignature otherwise (nothing of it is used)."""
     import stripe
 
     if not signature:
-        raise InvalidWebhook("The Stripe-Signature header is missing")
+        raise InvalidSignature("The Stripe-Signature header is missing")
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as refused:
-        raise InvalidWebhook("The signature does not match, or is too old") from refused
+        raise InvalidSignature("The signature does not match the body, or is older than 5 minutes") from refused
     except ValueError as malformed:
-        raise InvalidWebhook("The body is not a JSON event") from malformed
+        raise InvalidSignature("The body is not a JSON event") from malformed
     return payment_event(event.to_dict())
 
 

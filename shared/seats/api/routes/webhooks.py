@@ -4,7 +4,8 @@
 A missing, wrong or stale signature answers 400 invalid_signature and changes nothing. A verified event
 answers 200 once handled (seats.services.webhooks: idempotent per payment, so an event delivered twice
 has effect once; events about other payments, or of other types, change nothing). A payment that could
-not be settled now answers 503, so that the provider delivers the event again.
+not be settled now answers 503 (the provider did not answer; the secret could not be read) or 409 (the
+order changed meanwhile): either way the provider delivers the event again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 
 from seats import bootstrap, clock
-from seats.adapters.payments import webhooks
 from seats.api.answers import answers
 from seats.domain.codes import ErrorCode
 from seats.domain.errors import ConcurrentUpdate, InvalidSignature, PaymentProviderUnavailable
@@ -47,10 +47,10 @@ def stripe_webhook(
 ) -> dict[str, Any]:
     payload = (router.current_event.decoded_body or "").encode("utf-8", "surrogatepass")
     try:
-        event = webhooks.verify(payload, stripe_signature, bootstrap.webhook_secret())
-    except webhooks.InvalidWebhook as refused:
-        logger.warning("Webhook refused", extra={"reason": str(refused)})
-        raise InvalidSignature(str(refused)) from None
+        event = bootstrap.verify_webhook(payload, stripe_signature)
+    except InvalidSignature as refused:
+        logger.warning("Webhook refused", extra={"reason": refused.detail})
+        raise
     try:
         handled = on_payment_event(bootstrap.repository(), bootstrap.payment_gateway(), event, clock.utc_now())
     except (PaymentProviderUnavailable, ConcurrentUpdate):
