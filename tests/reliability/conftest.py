@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,8 +25,8 @@ from infra.local.functions import FunctionHost
 from infra.local.gateway import ApiGateway
 from infra.local.serving import Request
 from seats import bootstrap, clock
-from seats.domain.model import PendingReduction
-from seats.services import add_seats
+from seats.domain.model import PaymentMethod, PendingReduction
+from seats.services import add_seats, payment_methods
 from tests.conftest import BASE_SEED
 from tests.reliability import report
 from tests.reliability.report import (  # noqa: F401 - hooks: RELIABILITY.md at the end of the run
@@ -54,6 +55,10 @@ MANAGER_B = "u-gus"  # role `user` in globex, manager of CONTRACT_B
 PRIMARY_ADMIN_B = "u-gina"
 NO_TEAM = "u-stranger"  # a valid token, but no user record in any team
 CARD_A, SECOND_CARD_A, CARD_B = "pm_acme_visa", "pm_acme_mc", "pm_globex_visa"
+# A card that needs 3-D Secure on every payment (the sandbox's tok_threeDSecure2Required) in each team,
+# added by add_sca_cards(): submit and PAY NOW answer 202 payment_pending with it.
+SCA_CARD_A, SCA_CARD_B = "pm_acme_sca", "pm_globex_sca"
+SCA_CARD_OF = {CONTRACT_A: (TEAM_A, SCA_CARD_A), CONTRACT_B: (TEAM_B, SCA_CARD_B)}
 
 
 def reliability_seed() -> dict[str, Any]:
@@ -71,6 +76,48 @@ def seed_contract_items() -> list[dict[str, Any]]:
 
 
 TEAM_OF_CONTRACT = {CONTRACT_A: (SUBSCRIPTION_A, MANAGER_A), CONTRACT_B: (SUBSCRIPTION_B, MANAGER_B)}
+
+
+# A renewal declined on 2026-11-20, nine days before the suites' now (2026-11-29): past_due, payable now.
+DECLINED = {CONTRACT_A: (date(2025, 11, 20), date(2026, 11, 20)), CONTRACT_B: (date(2026, 10, 20), date(2026, 11, 20))}
+
+
+def declined_renewal(contract_id: str) -> None:
+    repo = bootstrap.repository()
+    contract = repo.get_contract(contract_id)
+    assert contract is not None
+    contract.term_start, contract.renewal_date = DECLINED[contract_id]
+    contract.billing_anchor_day, contract.status = 20, "past_due"
+    contract.failed_renewal_attempts, contract.renewal_attempted_on = 1, DECLINED[contract_id][1]
+    work = repo.unit_of_work()
+    work.save_contract(contract)
+    work.commit()
+
+
+def add_sca_cards() -> None:
+    """Each team's 3-D Secure card (SCA_CARD_OF), stored as the seed stores its cards (idempotent)."""
+    work = bootstrap.repository().unit_of_work()
+    for account_id, card in SCA_CARD_OF.values():
+        work.add_payment_method(PaymentMethod(card, account_id, "visa", "3220", 12, 2034, "tok_threeDSecure2Required"))
+    work.commit()
+
+
+def charge_to_sca_card(contract_id: str, order_id: str | None = None) -> None:
+    """The draft `order_id` (chosen by its manager), else the contract, is charged to its team's 3-D Secure
+    card (add_sca_cards() first)."""
+    repo = bootstrap.repository()
+    account_id, card_id = SCA_CARD_OF[contract_id]
+    if order_id is not None:
+        payment_methods.set_order_payment_method(repo, bootstrap.payment_gateway(), order_id, card_id,
+                                                 TEAM_OF_CONTRACT[contract_id][1])
+        return
+    contract = repo.get_contract(contract_id)
+    card = repo.get_payment_method(account_id, card_id)
+    assert contract is not None and card is not None
+    contract.payment_method = card
+    work = repo.unit_of_work()
+    work.save_contract(contract)
+    work.commit()
 
 
 class Scene:

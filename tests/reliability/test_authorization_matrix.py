@@ -26,7 +26,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import jwt
@@ -37,8 +36,6 @@ from infra.local import jwt_tokens
 from infra.local.gateway import api_routes
 from seats import bootstrap
 from seats.adapters.payments.webhooks import signature_header, signed
-from seats.domain.model import PaymentMethod
-from seats.services import payment_methods
 from seats.settings import LOCAL_WEBHOOK_SECRET
 from tests.reliability.conftest import (
     CARD_A,
@@ -59,6 +56,9 @@ from tests.reliability.conftest import (
     Answer,
     Api,
     Scene,
+    add_sca_cards,
+    charge_to_sca_card,
+    declined_renewal,
     path_of,
 )
 
@@ -147,7 +147,6 @@ ROUTES = [
 LIST_CONTRACTS = "ListContracts"
 # Routes without the JWT authorizer (template.yaml `Auth: {Authorizer: NONE}`): operation -> (method, path).
 NO_JWT_ROUTES = {"StripeWebhook": ("POST", "/webhooks/stripe")}
-SCA_CARD = {"own": "pm_acme_sca", "other": "pm_globex_sca"}  # tok_threeDSecure2Required, added by sca_cards()
 VISIBLE_CONTRACTS = {  # GET /contracts: what each caller is shown (docs/api.md, People and roles)
     "contract manager": [CONTRACT_A], "primary admin": [CONTRACT_A], "secondary admin": [],
     "plain user": [], "another team's manager": [CONTRACT_B], "user of no team": [],
@@ -190,50 +189,9 @@ def request_for(route: RouteSpec, target: str, scene: Scene) -> tuple[str, Any, 
     if route.needs == "past_due":
         declined_renewal(contract_id)
     if route.sca:
-        pay_with_sca_card(route, target, ids)
+        charge_to_sca_card(contract_id, ids["order_id"] if route.needs == "draft" else None)
     path = path_of(route.path, **{k: v for k, v in ids.items() if "{" + k + "}" in route.path})
     return path, route.body(ids) if route.body else None, route.headers()
-
-
-def sca_cards() -> None:
-    """A card that needs 3-D Secure on every payment (the sandbox's tok_threeDSecure2Required) in each team."""
-    work = bootstrap.repository().unit_of_work()
-    for target, card in SCA_CARD.items():
-        account_id = TARGETS[target]["account_id"]
-        work.add_payment_method(PaymentMethod(card, account_id, "visa", "3220", 12, 2034, "tok_threeDSecure2Required"))
-    work.commit()
-
-
-def pay_with_sca_card(route: RouteSpec, target: str, ids: dict[str, str]) -> None:
-    """The draft (submit) or the contract (PAY NOW) is charged to the team's 3-D Secure card."""
-    repo = bootstrap.repository()
-    if route.needs == "draft":
-        payment_methods.set_order_payment_method(repo, bootstrap.payment_gateway(), ids["order_id"],
-                                                 SCA_CARD[target], MANAGER_OF[target])
-        return
-    contract = repo.get_contract(ids["contract_id"])
-    card = repo.get_payment_method(ids["account_id"], SCA_CARD[target])
-    assert contract is not None and card is not None
-    contract.payment_method = card
-    work = repo.unit_of_work()
-    work.save_contract(contract)
-    work.commit()
-
-
-# A renewal declined on 2026-11-20, nine days before the suites' now (2026-11-29): past_due, payable now.
-DECLINED = {CONTRACT_A: (date(2025, 11, 20), date(2026, 11, 20)), CONTRACT_B: (date(2026, 10, 20), date(2026, 11, 20))}
-
-
-def declined_renewal(contract_id: str) -> None:
-    repo = bootstrap.repository()
-    contract = repo.get_contract(contract_id)
-    assert contract is not None
-    contract.term_start, contract.renewal_date = DECLINED[contract_id]
-    contract.billing_anchor_day, contract.status = 20, "past_due"
-    contract.failed_renewal_attempts, contract.renewal_attempted_on = 1, DECLINED[contract_id][1]
-    work = repo.unit_of_work()
-    work.save_contract(contract)
-    work.commit()
 
 
 def describe(answer: Answer) -> tuple[int, str | None]:
@@ -249,7 +207,7 @@ def test_the_matrix_covers_every_route_of_the_template():
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id)
 def test_each_caller_gets_exactly_the_answer_of_the_spec(route, api, figures):
     if route.sca:
-        sca_cards()
+        add_sca_cards()
     scene = Scene()
     wrong = []
     cells = 0
@@ -325,10 +283,9 @@ def test_the_webhook_takes_no_jwt_and_a_jwt_makes_no_unsigned_event_acceptable(a
     with the endpoint secret, 200, whatever the token. The event is about a payment waiting for the
     cardholder, which the sandbox still has waiting: "waiting", and nothing changes."""
     [(method, path)] = NO_JWT_ROUTES.values()
-    sca_cards()
+    add_sca_cards()
     order_id = Scene().reset(drafts=(CONTRACT_A,))[CONTRACT_A]
-    payment_methods.set_order_payment_method(bootstrap.repository(), bootstrap.payment_gateway(), order_id,
-                                             SCA_CARD["own"], MANAGER_A)
+    charge_to_sca_card(CONTRACT_A, order_id)
     pending = api.call("POST", f"/orders/{order_id}/submit", user=MANAGER_A, headers=idempotency_key())
     assert (pending.status, pending.body["status"]) == (202, "payment_pending"), pending.body
     charge_id = pending.body["payment_action"]["charge_id"]
