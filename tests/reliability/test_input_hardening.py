@@ -10,12 +10,17 @@ building) with a valid token, at every route that takes a body (and some that do
 - unknown fields: 422 validation_error naming the field;
 - control characters (CR, LF, NUL...) in Idempotency-Key and other headers: 422, and nothing of
   the injected text comes back as a header;
-- other content types, empty and non-object bodies, odd path ids and query strings: 4xx.
+- other content types, empty and non-object bodies, odd path ids and query strings: 4xx;
+- the webhook (POST /webhooks/stripe, no JWT), with a valid signature where one can be made: bodies over
+  the limit 413, bodies that are not UTF-8 422 (signed over their bytes or not), Stripe-Signature headers
+  of up to 1 MiB and with control characters 422, other content types 422, empty or non-event bodies 400;
+  the payment waiting for the cardholder still waits.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +28,9 @@ import pytest
 
 from functions.change_seats.app import lambda_handler as change_seats
 from seats import bootstrap
+from seats.adapters.payments.webhooks import signature_header, signed
 from seats.api.resolver import MAX_BODY_BYTES
+from seats.settings import LOCAL_WEBHOOK_SECRET
 from tests.conftest import http_event, invoke
 from tests.reliability.conftest import (
     CONTRACT_A,
@@ -33,6 +40,8 @@ from tests.reliability.conftest import (
     Answer,
     Api,
     Scene,
+    add_sca_cards,
+    charge_to_sca_card,
 )
 
 SEAT_ORDERS = f"/contracts/{CONTRACT_A}/subscriptions/{SUBSCRIPTION_A}/seat-orders"
@@ -268,3 +277,63 @@ def test_a_lambda_event_with_broken_base64_is_422(draft, figures):
     assert state() == before
     figures.row("events whose isBase64Encoded body is not base64 (or not UTF-8 once decoded)", cases,
                 "422 validation_error problem+json")
+
+
+def test_the_webhook_refuses_hostile_requests_with_4xx_and_settles_nothing(api, figures):
+    """No JWT (the route has none): only the request's bytes and its Stripe-Signature."""
+    add_sca_cards()
+    order_id = Scene().reset(drafts=(CONTRACT_A,))[CONTRACT_A]
+    charge_to_sca_card(CONTRACT_A, order_id)
+    pending = api.call("POST", f"/orders/{order_id}/submit", user=MANAGER_A, headers={"Idempotency-Key": "hard"})
+    assert pending.status == 202, pending.body
+    charge_id = pending.body["payment_action"]["charge_id"]
+    gateway: Any = bootstrap.payment_gateway()
+    gateway.authenticate(charge_id, True)  # the provider has it succeeded: a valid event would complete it
+    event = gateway.notification(charge_id, 0)
+    cases = 0
+
+    def send(raw: bytes, signature: str | None, headers: dict[str, str] | None = None) -> Answer:
+        nonlocal cases
+        cases += 1
+        sent = [("Content-Type", "application/json"), *(headers or {}).items()]
+        if signature is not None:
+            sent.append(("Stripe-Signature", signature))
+        return api.send("POST", "/webhooks/stripe", sent, raw)
+
+    def signature(raw: bytes) -> str:
+        return signature_header(raw, LOCAL_WEBHOOK_SECRET, int(time.time()))
+
+    payload, _ = signed(event, LOCAL_WEBHOOK_SECRET)
+    over = payload[:-1] + b" " * (MAX_BODY_BYTES - len(payload) + 1) + b"}"
+    for raw in (over, b"x" * (10 * MAX_BODY_BYTES)):
+        assert_refused(send(raw, signature(raw)), 413, "payload_too_large")
+        assert_refused(send(raw, None), 413, "payload_too_large")
+    for name, raw in {**NOT_UTF8, "the event in latin-1": json.dumps({**event, "note": "é"}, ensure_ascii=False).encode("latin-1"),
+                      "the event in UTF-16": payload.decode().encode("utf-16")}.items():
+        assert_refused(send(raw, signature(raw)), 422, "validation_error"), name  # signed over its very bytes
+    for size in (2049, 64 * 1024, 1024 * 1024):
+        huge = (signature(payload) + ",v1=" + "0" * size)[:size]
+        assert_refused(send(payload, huge), 422, "validation_error"), size
+    for name, value in INJECTIONS.items():
+        assert_refused(send(payload, signature(payload) + value), 422, "validation_error"), name
+        answer = send(payload, signature(payload), {"X-Note": value})
+        assert_refused(answer, 422, "validation_error"), name
+        assert not any("injected" in k.lower() or "injected" in v.lower() for k, v in answer.headers.items())
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                         "application/xml"):
+        assert_refused(send(payload, signature(payload), {"Content-Type": content_type}), 422, "validation_error")
+    for raw in (b"", b"{", b'{"id": "evt_1"', b"\x00"):
+        assert_refused(send(raw, None), (400, 422)), raw
+        assert_refused(send(raw, "t=1,v1=00"), (400, 422)), raw
+    for raw in (b"", b"{", b'{"id": "evt_1"'):
+        assert_refused(send(raw, signature(raw)), (400, 422)), raw  # signed, but not a JSON event
+
+    order = api.call("GET", f"/orders/{order_id}", user=MANAGER_A).body
+    assert (order["status"], order["charge_id"]) == ("payment_pending", None)
+    ok = send(payload, signature(payload))  # and the event itself, as sent, completes it
+    assert (ok.status, ok.body) == (200, {"received": True, "handled": "completed"})
+    figures.row("POST /webhooks/stripe (no JWT): bodies over 64 KiB (signed and not), non-UTF-8 bodies signed over "
+                "their bytes, Stripe-Signature of 2 KiB to 1 MiB or with control characters, control characters "
+                "in other headers, other content types, empty / truncated / NUL bodies", cases,
+                "413 / 422 / 400 problem+json, never 5xx; the payment the provider has captured is settled only "
+                "by the valid event sent last")
