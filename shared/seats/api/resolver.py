@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -24,6 +24,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -34,7 +37,7 @@ from botocore.exceptions import (
 
 from seats.api import problems
 from seats.domain.errors import DomainError
-from seats.observability import logger
+from seats.observability import logger, metrics, tracer
 
 JSON = "application/json"  # the only body this API takes
 MAX_BODY_BYTES = 64 * 1024  # the largest request of this API is a few hundred bytes
@@ -147,3 +150,19 @@ def build_resolver() -> APIGatewayHttpResolver:
         return problems.internal_error()
 
     return app
+
+
+def api_function(*routers: APIGatewayHttpRouter) -> tuple[APIGatewayHttpResolver, Callable[[dict, LambdaContext], dict]]:
+    """An API function of template.yaml: its resolver (`app`, which infra/openapi.py documents) with its routes,
+    and its Lambda handler (the request's correlation id logged, traced, its metrics flushed)."""
+    app = build_resolver()
+    for router in routers:
+        app.include_router(router)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        return app.resolve(event, context)
+
+    return app, lambda_handler
