@@ -143,7 +143,8 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.update(local_aws.function_environment(aws, dict(os.environ)))
-        os.environ.setdefault("STRIPE_WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET)  # not the template's SSM parameter
+        if not os.environ.get("STRIPE_WEBHOOK_SECRET"):  # not the template's SSM parameter (an empty value too)
+            os.environ["STRIPE_WEBHOOK_SECRET"] = LOCAL_WEBHOOK_SECRET
         if os.environ.get("SEATS_PAYMENTS") == "stripe" and not (
                 os.environ.get("STRIPE_API_BASE") or os.environ.get("STRIPE_API_KEY")):
             self._start_localstripe()

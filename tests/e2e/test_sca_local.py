@@ -221,3 +221,14 @@ def test_a_renewal_past_due_for_authentication_is_paid_now_with_authentication(s
     assert (renewed["status"], renewed["renewal_date"]) == ("active", "2027-11-29")
     order = stack.request("GET", f"/orders/{paid.body['order_id']}", user="u-eva").body
     assert (order["status"], order["charge_id"]) == ("completed", paid.body["payment_action"]["charge_id"])
+
+
+def test_an_empty_webhook_secret_variable_still_gets_the_local_secret(start_local_stack: Any) -> None:
+    """STRIPE_WEBHOOK_SECRET exported empty is unset, as for any variable: the runtime uses its local secret."""
+    empty: RunningStack = start_local_stack(seed=SEED, env={"STRIPE_WEBHOOK_SECRET": ""})
+    event = {"id": "evt_x", "object": "event", "type": "payment_intent.succeeded", "created": int(time.time()),
+             "data": {"object": {"id": "pi_not_ours", "object": "payment_intent", "metadata": {}}}}
+
+    answer = deliver(empty, *signed(event, LOCAL_WEBHOOK_SECRET))
+
+    assert (answer.status, answer.body) == (200, {"received": True, "handled": "unknown"})

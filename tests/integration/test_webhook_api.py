@@ -194,3 +194,23 @@ def test_a_base64_encoded_body_is_verified_over_its_decoded_bytes(webhook_in_aws
 
     assert answer[:2] == (200, {"received": True, "handled": "completed"})
     assert bootstrap.repository().get_order(order_id).status == "completed"
+
+
+def _event_about(key: Any) -> bytes:
+    return json.dumps({"id": "evt_odd", "object": "event", "type": "payment_intent.succeeded", "created": 1,
+                       "data": {"object": {"id": "pi_odd", "object": "payment_intent",
+                                           "metadata": {"idempotency_key": key}}}}).encode()
+
+
+@pytest.mark.parametrize(("payload", "answer"), [
+    (b"[]", 400), (b"1", 400), (b"null", 400), (b'"event"', 400),  # JSON, but not an event object
+    (b"[" * 5000 + b"]" * 5000, 400),  # nested deeper than the parser goes
+    (_event_about(5), 200), (_event_about(None), 200), (_event_about(["seats:payment:pay_x"]), 200),
+    (_event_about("seats:payment:\ud800"), 200), (_event_about("seats:payment:pay_" + "0" * 20 + "\n"), 200),
+])
+def test_a_correctly_signed_but_odd_body_is_refused_or_ignored_never_a_5xx(seeded: dict[str, Any], payload: bytes,
+                                                                           answer: int) -> None:
+    status, body, _ = deliver(http_event(payload, signature_header(payload, LOCAL_WEBHOOK_SECRET, int(time.time()))))
+
+    assert status == answer, body
+    assert body["code"] == "invalid_signature" if answer == 400 else body == {"received": True, "handled": "unknown"}

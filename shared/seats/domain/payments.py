@@ -13,6 +13,7 @@ the provider, and the reconciler settles those left behind.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +28,7 @@ UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "requires_action", "
 USABLE: frozenset[PaymentStatus] = frozenset({"pending", "requires_action"})  # may still pay for its change
 AUTHENTICATION_WINDOW = timedelta(hours=23)  # then the reconciler cancels an authentication not completed
 KEY_PREFIX = "seats:payment:"
+_PAYMENT_ID = re.compile(r"pay_[0-9a-f]{20}")  # new_id("pay")
 
 # The provider's smallest charge per currency (Stripe's minimums); both gateways apply them.
 MINIMUM_CHARGE: dict[str, Decimal] = {
@@ -106,7 +108,9 @@ def new_payment(purpose: PaymentPurpose, *, order_id: str, contract: Contract, a
 
 
 def payment_id_of_key(key: str | None) -> str | None:
-    """The ledger payment an idempotency key was made for (as the provider echoes it back), if it is one."""
+    """The ledger payment an idempotency key was made for (as the provider echoes it back), if it is one of
+    ours: `seats:payment:pay_<20 hex digits>` (anything else names no payment)."""
     if not key or not key.startswith(KEY_PREFIX):
         return None
-    return key[len(KEY_PREFIX):] or None
+    payment_id = key[len(KEY_PREFIX):]
+    return payment_id if _PAYMENT_ID.fullmatch(payment_id) else None

@@ -29,13 +29,22 @@ def verify(payload: bytes, signature: str | None, secret: str, tolerance: int = 
 
     if not signature:
         raise InvalidSignature("The Stripe-Signature header is missing")
+    if not _json_object(payload):  # what the SDK would choke on, once the signature holds
+        raise InvalidSignature("The body is not a JSON event")
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as refused:
         raise InvalidSignature("The signature does not match the body, or is older than 5 minutes") from refused
-    except ValueError as malformed:
+    except (ValueError, TypeError, AttributeError) as malformed:
         raise InvalidSignature("The body is not a JSON event") from malformed
     return payment_event(event.to_dict())
+
+
+def _json_object(payload: bytes) -> bool:
+    try:
+        return isinstance(json.loads(payload), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def payment_event(event: dict[str, Any]) -> PaymentEvent:
@@ -44,11 +53,11 @@ def payment_event(event: dict[str, Any]) -> PaymentEvent:
     intent = data.get("object") if isinstance(data, dict) else None
     intent = intent if isinstance(intent, dict) and intent.get("object") == "payment_intent" else {}
     metadata = intent.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
+    key = metadata.get("idempotency_key") if isinstance(metadata, dict) else None
     return PaymentEvent(
         event_id=str(event.get("id") or ""), type=str(event.get("type") or ""),
-        provider_ref=str(intent["id"]) if intent.get("id") else None,
-        payment_id=payment_id_of_key(metadata.get("idempotency_key")),
+        provider_ref=intent["id"] if isinstance(intent.get("id"), str) and intent["id"] else None,
+        payment_id=payment_id_of_key(key if isinstance(key, str) else None),
     )
 
 
