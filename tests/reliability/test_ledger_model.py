@@ -1,9 +1,11 @@
 """The money invariants as a model-based test (tests/reliability/ledger_model.py): hypothesis draws random
 sequences of drafts, edits, cancellations, card choices, submits (with a caller's key, replayed or new),
-reductions, renewal runs, reconciler runs and days passing, with faults injected at the provider's calls
-and at the commits (time-outs before and after the capture, a failed completion, a process dying between
-steps, another request landing between a capture and its answer), and checks after every step what must
-hold of the money, the seats and the ledger.
+reductions, renewal runs, reconciler runs and days passing, and 3-D Secure (a card that asks for the
+cardholder: the order payment_pending, the cardholder passing or failing the challenge, the provider's
+webhook delivered 0, 1 or 2 times, the reconciler at the 23-hour expiry), with faults injected at the
+provider's calls and at the commits (time-outs before and after the capture, a failed completion, a process
+dying between steps, another request landing between a capture and its answer), and checks after every
+step what must hold of the money, the seats and the ledger.
 
 The same machine runs on the in-memory ports (tests/fakes.py) and on moto (the DynamoDB adapter with the
 sandbox gateway, one fresh table per example).
@@ -37,16 +39,22 @@ MOTO_EXAMPLES = max(50, EXAMPLES // 8)
 STEPS = int(os.environ.get("SEATS_LEDGER_STEPS", "30"))
 
 RULES = ("create a draft (1-3 seats, one of two subscriptions), edit it, cancel it, choose its card "
-         "(good, declining, timing out after the capture), submit it or replay the latest (3 caller keys), "
-         "schedule or cancel a reduction, 1-10 nights pass (the renewal run at 02:00, a card on file chosen), "
-         "the renewal message again, reconcile (+11 min), settle")
+         "(good, declining, timing out after the capture, 3-D Secure), submit it or replay the latest (3 caller "
+         "keys), schedule or cancel a reduction, 1-10 nights pass (the renewal run at 02:00, a card on file "
+         "chosen), the renewal message again, reconcile (+11 min), the cardholder passes or fails a waiting "
+         "challenge and its webhook is delivered 0-2 times, a failed delivery again or given up, the reconciler "
+         "past the 23 h expiry, settle")
 HELD = ("after every step: each completed order paid by one kept charge of its total (or carried, below "
         "the minimum), its ledger payment succeeded; no charge pays two orders; a kept charge pays a completed "
         "order or is still unsettled; seats = initial + completed additions − applied reductions, one "
         "seats_added entry per completed order; one renewal order per period, chained; carried amounts "
-        "charged once; completed only if submitted, answered completed ⇒ completed, answered cancelled ⇒ "
-        "never completed. After every settle (reconciler at +11 min, provider answering): no payment "
-        "unsettled, every kept charge pays exactly one completed order, refunded/failed charges settled so")
+        "charged once; a payment_pending order shows its challenge and its payment requires_action (unsettled) "
+        "for that charge, no other order shows one, a provider payment awaiting the cardholder is unsettled "
+        "in the ledger; completed only if submitted, answered completed (submit or webhook) ⇒ completed, "
+        "answered cancelled ⇒ never completed. After every settle (failed webhook deliveries delivered, the "
+        "reconciler at +11 min or past the last expiry, provider answering): no payment unsettled, every kept "
+        "charge pays exactly one completed order, refunded/failed/canceled charges settled so, nothing "
+        "awaiting the cardholder")
 
 
 def _settings(examples: int) -> settings:
@@ -88,8 +96,8 @@ class MotoWorld:
 def _record(figures: Any, ports: str, stats: Stats) -> None:
     figures.row(f"Ledger model on {ports}: hypothesis RuleBasedStateMachine, up to {STEPS} steps per example "
                 f"({RULES}); faults: provider time-outs before/after the capture, a failed completion commit, "
-                f"a process dying at a provider call or a commit, another request between a capture and its "
-                f"answer. {stats.summary()}",
+                f"a process dying at a provider call or a commit (a webhook delivery's too), another request "
+                f"between a capture and its answer. {stats.summary()}",
                 stats.examples, HELD)
 
 
