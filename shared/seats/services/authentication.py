@@ -21,6 +21,10 @@ EXPIRED = PaymentError("authentication_expired", None,
                        "The cardholder did not complete the bank's authentication within 23 hours")
 
 
+CANCELED = PaymentError("payment_canceled", None, "The payment was canceled before it completed; submit again to pay")
+REFUNDED = PaymentError("charge_refunded", None, "The order changed while it was being paid; the payment was refunded")
+
+
 def declined(decline_code: str | None) -> PaymentError:
     """The order's error after the provider declined a payment that waited for the cardholder."""
     code = decline_code or "authentication_failed"
@@ -71,6 +75,31 @@ def drop_pending_renewal(repo: Repository, payment: Payment) -> None:
         work = repo.unit_of_work()
         work.save_order(order)
         work.commit()
+
+
+def reopen_if_over(repo: Repository, order: SeatOrder) -> SeatOrder:
+    """An order still payment_pending whose payment no longer waits for the cardholder (a step settled the payment,
+    then died before closing the order: a DELETE, or a webhook or reconciler run that refunded a capture the
+    order could not take) is reopened as that step would have: a draft again, told why. Written at once
+    (ConcurrentUpdate if the order changed meanwhile); any other order is returned as it is."""
+    if order.status != "payment_pending":
+        return order
+    payment = repo.get_payment(order.payment_id) if order.payment_id else None
+    if payment is not None and payment.unsettled:
+        return order
+    reopen(order, _why_over(payment))
+    work = repo.unit_of_work()
+    work.save_order(order)
+    work.commit()
+    return order
+
+
+def _why_over(payment: Payment | None) -> PaymentError:
+    if payment is None or (payment.status == "failed" and payment.decline_code is None):
+        return CANCELED
+    if payment.status == "refunded":
+        return REFUNDED
+    return EXPIRED if payment.decline_code == EXPIRED.code else declined(payment.decline_code)
 
 
 def reopen(order: Order, error: PaymentError) -> None:

@@ -21,15 +21,14 @@ from seats.domain.errors import (
     OrderNotFound,
 )
 from seats.domain.history import HistoryEvent
-from seats.domain.model import OPEN_ORDER, CarriedAmount, Contract, PaymentError, SeatOrder
+from seats.domain.model import OPEN_ORDER, CarriedAmount, Contract, SeatOrder
 from seats.domain.payments import Payment, below_minimum
 from seats.domain.seat_orders import require_seats_in_range
-from seats.services import ledger
+from seats.services import authentication, ledger
 from seats.services.ports import PaymentGateway, Repository
 from seats.services.retry import WRITE_ATTEMPTS
 
 COMPLETE_ATTEMPTS = 5  # lost races on the contract (other subscriptions' orders) before giving up
-REFUNDED = "The order changed while it was being paid; the payment was refunded"
 
 
 def complete(repo: Repository, gateway: PaymentGateway, order: SeatOrder, contract: Contract,
@@ -117,7 +116,7 @@ def give_back(repo: Repository, gateway: PaymentGateway, order: SeatOrder, payme
     ledger.settle_unused(repo, gateway, payment, "order_not_completable", clock.utc_now())
     if payment.status != "refunded":
         return
-    error = PaymentError("charge_refunded", None, REFUNDED)
+    error = authentication.REFUNDED
     for _ in range(WRITE_ATTEMPTS):
         if order.status not in OPEN_ORDER or order.payment_id != payment.payment_id:
             return

@@ -7,7 +7,8 @@ ends the same way whoever learns its outcome.
 - waiting for the cardholder (`requires_action`): declined or canceled at the provider, the payment fails
   and its order reopens; still waiting, it is left alone until it expires (the reconciler then cancels it);
 - anything else never captured: failed, by the reconciler only (the request that started it may still be
-  on it; the reconciler waits 10 minutes).
+  on it; the reconciler waits 10 minutes), a challenge nobody was told of (requires_action at the provider,
+  still `pending` in the ledger: its request died before recording it) canceled with it.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ def settle(repo: Repository, gateway: PaymentGateway, payment: Payment, at: date
         return apply_or_refund(repo, gateway, payment, at)
     if payment.status == "requires_action":
         return _authentication(repo, gateway, payment, state, at, final=final)
-    if not final or (state is not None and state.status in ("processing", "requires_action")):
+    if not final or (state is not None and state.status == "processing"):
         return None  # still moving at the provider, or its own request is still on it
+    # Never captured, and 10 minutes on; one the provider holds for a cardholder nobody told (its request died
+    # before recording requires_action, so no client has the action) is canceled too.
     ledger.fail(repo, gateway, payment, at, state.decline_code if state else None)
     return "failed"
 

@@ -13,7 +13,7 @@ from seats.adapters.payments.sandbox import NotAwaitingAuthentication
 from seats.adapters.payments.webhooks import payment_event
 from seats.domain.errors import OrderNotDraft, PaymentProviderUnavailable
 from seats.domain.model import RenewalOrder
-from seats.services import add_seats, submit
+from seats.services import add_seats, ledger, submit
 from seats.services.pay_now import pay_renewal_now
 from seats.services.payment_methods import set_order_payment_method
 from seats.services.ports import PaymentEvent
@@ -28,6 +28,7 @@ from tests.unit.services.support import (
     SUBSCRIPTION,
     change_contract,
     contract,
+    die,
     pay_with,
     payment_of,
     payments,
@@ -342,3 +343,44 @@ def test_a_provider_silent_at_expiry_leaves_the_order_waiting_for_the_next_run(r
     assert seat_order(repo, pending.order_id).status == "payment_pending"
     assert reconcile_payments(AT + timedelta(hours=23, minutes=15), repo, gateway).failed == 1
     assert seat_order(repo, pending.order_id).last_payment_error.code == "authentication_expired"
+
+
+# -- a step that died half-way ---------------------------------------------------------------------------------------
+
+def test_a_challenge_whose_submit_died_before_recording_it_is_canceled_by_the_reconciler(repo, gateway):
+    """The provider asked for the cardholder, but the submit died before recording it (no client has the action):
+    10 minutes on, the reconciler cancels it; a new submit starts a new attempt."""
+    draft = add_seats.create_draft(repo, ACME, SUBSCRIPTION, 2, MANAGER)
+    pay_with(repo, gateway, draft.order_id, SCA)
+    with pytest.raises(RuntimeError):
+        submit.submit(repo, Meanwhile(gateway, during_confirm=die), draft.order_id, MANAGER)
+    assert [(p.status, c.status) for p, c in zip(payments(repo), gateway.list_charges(), strict=True)] == [
+        ("pending", "requires_action")]
+
+    run = reconcile_payments(AT + timedelta(minutes=11), repo, gateway)
+
+    assert (run.failed, run.oldest_unsettled) == (1, None)
+    assert [c.status for c in gateway.list_charges()] == ["canceled"] and payments(repo)[0].status == "failed"
+    again = submit.submit(repo, gateway, draft.order_id, MANAGER, submit_key="again")
+    assert again.status == "payment_pending" and len(gateway.list_charges()) == 2
+
+
+@pytest.mark.parametrize("settled_by", ["a DELETE", "a refund"])
+def test_an_order_left_waiting_after_its_payment_was_settled_is_a_draft_again_when_touched(
+        repo, gateway, pending, settled_by):
+    """A step settled the waiting payment (a DELETE canceled it; a webhook refunded a capture the order could not
+    take), then died before closing the order: the order is shown payment_pending with a challenge the provider no
+    longer holds. The next touch makes it a draft again, told why: a submit then starts a new attempt."""
+    waiting = payment_of(repo, pending.order_id)
+    if settled_by == "a refund":
+        gateway.authenticate(pending.payment_action.charge_id, True)
+    ledger.settle_unused(repo, gateway, waiting, "order_cancelled", AT)  # ... and the process died here
+    assert seat_order(repo, pending.order_id).status == "payment_pending"
+
+    edited = add_seats.update_draft(repo, gateway, pending.order_id, 3, MANAGER)
+
+    expected = "charge_refunded" if settled_by == "a refund" else "payment_canceled"
+    assert (edited.status, edited.payment_action, edited.last_payment_error.code) == ("draft", None, expected)
+    retried = submit.submit(repo, gateway, pending.order_id, MANAGER, submit_key="after")
+    assert retried.status == "payment_pending" and retried.payment_action.charge_id != pending.payment_action.charge_id
+    assert kept_charges(gateway) == [] and seats(repo) == 10
