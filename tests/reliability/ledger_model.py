@@ -30,9 +30,11 @@ What must hold after every step (`money_holds`), faults or not:
   (pending, requires_action, or refunding) - never settled without it;
 - a payment_pending order shows its challenge (`payment_action`), has no charge, and its payment
   `requires_action` (unsettled: a capture the cardholder made is still to be settled) for that charge, until
-  the same expiry; between steps it may also be failed or refunded (a step that died before closing the
-  order); no other order shows a challenge; a provider payment still waiting for the cardholder (money
-  could still be taken) has an unsettled ledger payment;
+  the same expiry - or, only where a fault struck, its payment was settled by a step that failed before
+  closing the order ("orphaned": a draft again when next touched); no other order shows a challenge; a
+  provider payment still waiting for the cardholder (money could still be taken) has an unsettled ledger
+  payment; the reconciler (+11 min) leaves a waiting order alone until its expiry; a DELETE that answered
+  left its payment settled and nothing at the provider that could take or keep money;
 - seats of each subscription = initial + Σ completed additions − Σ reductions applied by renewals; one
   seats_added history entry (and, in memory, one SeatsAdded event) per completed order, none for any other
   order; reductions applied only as scheduled;
@@ -44,8 +46,8 @@ What must hold after every step (`money_holds`), faults or not:
 After a settle step (the events whose delivery failed delivered, then the reconciler at +11 minutes, or
 just past the last waiting authentication's expiry; no faults) also: no payment unsettled; every kept
 charge is the charge of exactly one completed order; every refunded, failed or canceled charge's payment is
-settled refunded or failed; no provider payment still waits for the cardholder; no order payment_pending.
-Two defects the model found are tolerated until fixed (see STRICT below).
+settled refunded or failed; no provider payment still waits for the cardholder; no order payment_pending
+but the orphaned.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ from seats.adapters.payments.sandbox import NotAwaitingAuthentication
 from seats.adapters.payments.webhooks import payment_event
 from seats.domain.errors import ConcurrentUpdate, DomainError, PaymentProviderUnavailable
 from seats.domain.history import HistoryEvent
-from seats.domain.model import Contract, RenewalOrder, SeatOrder
+from seats.domain.model import Contract, Order, RenewalOrder, SeatOrder
 from seats.domain.payments import AUTHENTICATION_WINDOW, Payment, below_minimum
 from seats.services import add_seats, reconcile, reduce_seats, renew, submit
 from seats.services.payment_methods import set_contract_payment_method, set_order_payment_method
@@ -92,19 +94,6 @@ RECONCILE_DELAY = timedelta(minutes=11)  # the reconciler settles what is 10 min
 EXPIRY_DELAY = AUTHENTICATION_WINDOW + RECONCILE_DELAY  # a reconciler run after every wait started so far expired
 ANY_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
-# Defects of the code under test that this model found, tolerated (and counted, Stats.known) so that the suite
-# stays green until they are fixed; SEATS_LEDGER_STRICT=1 makes them failures again (to see them, or once fixed):
-# - "unseen challenge": a submit's confirmation that answered requires_action was lost (a time-out or a crash
-#   after confirm_payment, on the 3-D Secure card): the ledger payment stays `pending`, the provider's payment
-#   waits for a cardholder nobody told, and the reconciler leaves it unsettled for ever (services/settlement.py:
-#   settle(final=True) answers None for a provider status requires_action), until the draft is touched again;
-# - "orphaned challenge": a step that dies between settling a payment_pending order's payment (canceled and
-#   `failed`, or a capture refunded) and closing the order - a DELETE (add_seats.cancel_draft), or a webhook or
-#   reconciler run whose capture the order could no longer take (completion.give_back) - leaves the order
-#   payment_pending for ever, showing a challenge the provider no longer holds: no webhook or reconciler run looks
-#   at it (its payment is settled), a submit answers it again, a new draft is refused draft_exists; only another
-#   DELETE (or the next renewal) closes it.
-STRICT = os.environ.get("SEATS_LEDGER_STRICT") == "1"
 
 
 def seed_data() -> dict[str, Any]:
@@ -349,7 +338,7 @@ class Stats:
     charges_made: int = 0  # provider payments that reached a final answer, over all examples
     kept_at_end: int = 0  # of those, kept (captured, not refunded) once settled
     faults: Counter[str] = field(default_factory=Counter)  # fired, by kind
-    known: Counter[str] = field(default_factory=Counter)  # known defects met after a settle (see STRICT), by name
+    orphans: int = 0  # orders found payment_pending after a settle with their payment settled (left for the next touch)
     outcomes: Counter[str] = field(default_factory=Counter)  # "<operation> <outcome>"
 
     def faults_fired(self) -> int:
@@ -361,8 +350,7 @@ class Stats:
                 f"{self.settles} settles; "
                 f"{self.faults_fired()} faults fired ({kinds}); {self.charges_made} charges made, "
                 f"{self.kept_at_end} kept at the end, {self.charges_checked} charge checks; "
-                f"{self.checks} invariant checks"
-                + "".join(f"; known defect {name!r} met {n} times" for name, n in sorted(self.known.items())))
+                f"{self.checks} invariant checks; {self.orphans} orphaned challenges seen after a settle")
 
 
 # -- the ports under test ----------------------------------------------------------------------------------
@@ -409,6 +397,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.challenges: list[tuple[str, str]] = []
         self.undelivered: list[tuple[str, dict[str, Any]]] = []
         self.waiting: list[tuple[str, str]] = []  # the challenges of the orders payment_pending at the last check
+        self.expiries: dict[str, datetime] = {}  # their payment_action's expires_at, by order
+        # The orders waiting for the cardholder when an operation failed by a fault: one may be left "orphaned",
+        # payment_pending with its payment settled, until next touched (authentication.reopen_if_over).
+        self.interrupted: set[str] = set()
         self.reductions: dict[str, set[int]] = {MAIN: set(), LITE: set()}  # seats scheduled at renewal
         self.settled = True
         self.stats.examples += 1
@@ -444,6 +436,8 @@ class LedgerMachine(RuleBasedStateMachine):
             outcome = str(error.code)
         finally:
             self.injector.disarm()
+        if self.injector.fired_now and outcome != "ok":
+            self.interrupted.update(order_id for order_id, _ in self.waiting)
         self.stats.outcomes[f"{operation} {outcome}"] += 1
         return result
 
@@ -464,7 +458,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         elif kind == "meanwhile_cancel" and self._attempt(kind, lambda: add_seats.cancel_draft(
                 repo, gateway, order.order_id, MANAGER)):
-            self.answered_cancelled.add(order.order_id)
+            self._cancel_answered(order)
         elif kind == "meanwhile_edit":
             self._attempt(kind, lambda: add_seats.update_draft(
                 repo, gateway, order.order_id, order.seats_to_add % 3 + 1, MANAGER))
@@ -535,11 +529,24 @@ class LedgerMachine(RuleBasedStateMachine):
         order = self._order_of(subscription)
         if order is None:
             return
+        before = self.world.repo.get_order(order)
         cancelled = self._run("cancel draft", fault, lambda: add_seats.cancel_draft(
             self.repo, self.gateway, order, MANAGER))
         if cancelled is not None:
             assert cancelled.status == "cancelled", cancelled
-            self.answered_cancelled.add(order)
+            self._cancel_answered(before)
+
+    def _cancel_answered(self, before: Order | None) -> None:
+        """A DELETE answered: the order never completes, and the payment it had in progress was settled first
+        (canceled at the provider, a capture refunded): nothing left that could still take or keep money."""
+        assert before is not None
+        self.answered_cancelled.add(before.order_id)
+        if isinstance(before, SeatOrder) and before.payment_id is not None:
+            paid = self.world.repo.get_payment(before.payment_id)
+            state = self.world.gateway.get_payment(paid.provider_ref) if paid and paid.provider_ref else None
+            assert paid is not None and not paid.unsettled and (
+                state is None or state.status in ("failed", "canceled") or state.refunded), \
+                f"order {before.order_id} cancelled ({before.status}), its payment left {paid} at the provider {state}"
 
     @rule(subscription=subscriptions, card=st.sampled_from(sorted(CARDS)), fault=change_faults)
     def choose_card(self, subscription: str, card: str, fault: Fault | None) -> None:
@@ -574,8 +581,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.stats.outcomes[f"submit answered {done.status}"] += 1
         if done.status == "completed":
             self.answered_completed.add(order_id)
-        else:
-            assert done.payment_action is not None and done.charge_id is None, done
+        else:  # a live challenge: its payment still unsettled (an orphaned order is a draft again, submitted anew)
+            waits = self.world.repo.get_payment(done.payment_id) if done.payment_id else None
+            assert done.payment_action is not None and done.charge_id is None and waits is not None \
+                and waits.unsettled and waits.provider_ref == done.payment_action.charge_id, (done, waits)
             self._challenge(order_id, done.payment_action.charge_id)
 
     def _challenge(self, order_id: str, charge_id: str) -> None:
@@ -618,9 +627,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(fault=reconcile_faults)
     def reconcile(self, fault: Fault | None) -> None:
-        """The reconciler 11 minutes on."""
+        """The reconciler 11 minutes on; it leaves an order waiting for the cardholder alone until its expiry."""
         self._move_clock(RECONCILE_DELAY)
+        alone = [order_id for order_id, _ in self.waiting if self.now < self.expiries[order_id]]
         self._run("reconcile", fault, lambda: reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway))
+        for order_id in alone:
+            order = self.world.repo.get_order(order_id)
+            assert order is not None and order.status == "payment_pending", \
+                f"the reconciler ended order {order_id}'s wait before its expiry ({self.expiries[order_id]}): {order}"
 
     @precondition(lambda self: bool(self.waiting))
     @rule(fault=reconcile_faults)
@@ -696,10 +710,7 @@ class LedgerMachine(RuleBasedStateMachine):
             if self.waiting else []
         self._move_clock(max([RECONCILE_DELAY, *(at - self.now + timedelta(minutes=1) for at in waiting)]))
         outcome = reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway)  # nothing may escape
-        if outcome.oldest_unsettled is not None:  # only a known defect may be left (see STRICT)
-            left = [found for found in map(self.world.repo.get_payment, self._unsettled())
-                    if found is not None and (STRICT or not self._unseen_challenge(found))]
-            assert not left, f"the reconciler left payments unsettled: {outcome}"
+        assert outcome.oldest_unsettled is None, f"the reconciler left payments unsettled: {outcome}"
         self.stats.operations += 1
         self.stats.settles += 1
         self.settled = True
@@ -725,13 +736,6 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _unsettled(self) -> list[str]:
         return list(self.world.repo.unsettled_payment_ids(ANY_TIME))
-
-    def _unseen_challenge(self, found: Payment) -> bool:
-        """A payment `pending` in the ledger that the provider holds waiting for the cardholder (see STRICT)."""
-        if found.status != "pending" or found.provider_ref is None:
-            return False
-        state = self.world.gateway.get_payment(found.provider_ref)
-        return state is not None and state.status == "requires_action"
 
     def _holds(self, condition: bool, message: str) -> None:
         self.stats.checks += 1
@@ -812,12 +816,12 @@ class LedgerMachine(RuleBasedStateMachine):
             waits = payment(order.payment_id)
             shown = waits is not None and waits.provider_ref == action.charge_id and waits.expires_at == action.expires_at
             if shown and waits is not None and waits.status in ("failed", "refunding", "refunded"):
-                # A step died between settling the payment (canceled, or a capture given back) and closing the
-                # order: a DELETE, the renewal run (its own payment, unsettled, closes it once reconciled), a
-                # webhook whose capture could no longer be used. After a settle: the known "orphaned challenge".
-                shown = not settled or (not STRICT and waits.status != "refunding")
-                if settled:
-                    self.stats.known["orphaned challenge"] += 1
+                # Orphaned: a step failed between settling the payment (canceled, or a capture given back) and
+                # closing the order - a DELETE, the renewal run (its own payment, once reconciled, closes it), a
+                # webhook or reconciler run whose capture the order could not take; the order is a draft again
+                # when next touched (drafts.draft_of). Never without a fault; a settle leaves none refunding.
+                shown = order.order_id in self.interrupted and not (settled and waits.status == "refunding")
+                self.stats.orphans += settled
             else:
                 shown = shown and waits is not None and waits.status == "requires_action"
             holds(shown, f"payment_pending order {order.order_id} (challenge {action}): its payment is {waits}")
@@ -826,14 +830,10 @@ class LedgerMachine(RuleBasedStateMachine):
                   f"payment_pending order {order.order_id}: its challenge's charge is {charge}")
             self._challenge(order.order_id, action.charge_id)  # the client reads it so
             self.waiting.append((order.order_id, action.charge_id))
-        unseen: set[str] = set()  # payments of the known "unseen challenge" (see STRICT)
+            self.expiries[order.order_id] = action.expires_at
         for charge_id, charge in charges.items():  # a payment the cardholder may still authenticate is open
             if charge.status == "requires_action":
                 open_ = payment(_payment_id_of(charge))
-                if settled and not STRICT and open_ is not None and open_.status == "pending":
-                    unseen.add(open_.payment_id)
-                    self.stats.known["unseen challenge"] += 1
-                    continue
                 holds(not settled and open_ is not None and open_.unsettled,
                       f"charge {charge_id} still awaits the cardholder (money may be taken), its ledger "
                       f"payment is {open_.status if open_ else 'missing'}")
@@ -905,10 +905,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
         if not settled:
             return
-        unsettled = [payment_id for payment_id in repo.unsettled_payment_ids(ANY_TIME) if payment_id not in unseen]
+        unsettled = list(repo.unsettled_payment_ids(ANY_TIME))
         holds(not unsettled, f"payments left unsettled after the reconciler: {unsettled}")
         for charge_id, charge in charges.items():
-            if charge.status == "succeeded" or _payment_id_of(charge) in unseen:
+            if charge.status == "succeeded":
                 continue
             ledger = payment(_payment_id_of(charge))
             expected = "refunded" if charge.status == "refunded" else "failed"

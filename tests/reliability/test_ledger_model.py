@@ -10,7 +10,7 @@ step what must hold of the money, the seats and the ledger.
 The same machine runs on the in-memory ports (tests/fakes.py) and on moto (the DynamoDB adapter with the
 sandbox gateway, one fresh table per example).
 
-Budget: SEATS_LEDGER_EXAMPLES examples in memory (default 250) and an eighth of them on moto (at least 50),
+Budget: SEATS_LEDGER_EXAMPLES examples in memory (default 400) and an eighth of them on moto (at least 50),
 up to SEATS_LEDGER_STEPS steps each (default 30); derandomized, so a run is reproducible. `make fuzz` runs
 2,000 in memory and 250 on moto.
 """
@@ -34,7 +34,7 @@ from seats.adapters.payments.sandbox import SandboxGateway
 from tests import fakes
 from tests.reliability.ledger_model import START, LedgerMachine, Stats, World, seed_data, set_clock
 
-EXAMPLES = int(os.environ.get("SEATS_LEDGER_EXAMPLES", "250"))
+EXAMPLES = int(os.environ.get("SEATS_LEDGER_EXAMPLES", "400"))
 MOTO_EXAMPLES = max(50, EXAMPLES // 8)
 STEPS = int(os.environ.get("SEATS_LEDGER_STEPS", "30"))
 
