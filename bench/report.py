@@ -157,6 +157,7 @@ def _cold_start(results: dict[str, Any], details: dict[str, Any], misses: list[s
         "",
     ]
     profiled = {name: details[name] for name in results if "profile" in details.get(name, {})}
+    lines += _garbage_collector(profiled)
     if profiled:
         lines += _beyond_equal_work(results, details, profiled, floor)
     if missed:
@@ -172,6 +173,25 @@ def _cold_start(results: dict[str, Any], details: dict[str, Any], misses: list[s
             misses.append(f"- **Cold start, {name}**: {d['equal_work']['replay_errors']} of its replayed calls "
                           "answered an error: its equal-work floor did not do the same work.")
     return lines
+
+
+def _garbage_collector(profiled: dict[str, Any]) -> list[str]:
+    """What turning the collector off while a function's modules import saves (functions/*/app.py)."""
+    saved = {name: d["profile"]["gc_during_import_ms"] for name, d in profiled.items()
+             if "gc_during_import_ms" in d["profile"]}
+    return [
+        "### The garbage collector at import",
+        "",
+        "Every function's module (`functions/<name>/app.py`) starts with `gc.disable()` and ends with `gc.freeze()` "
+        "then `gc.enable()`: importing builds tens of thousands of objects (about 66,000 for ListContractsFunction: classes, "
+        "functions, pydantic validators), and the collector would walk them again and again while none of them is garbage; "
+        "frozen, they are left out of every later collection too. Paired cold starts (as shipped, and with "
+        f"`gc.disable()` and `gc.freeze()` made no-ops; median of {GC_PAIRS} pairs) show what it saves"
+        + (": " + ", ".join(f"{name} {_num(ms)} ms" for name, ms in saved.items()) if saved else
+           " (no function was profiled in this run)") + ". A module that fails to import leaves the collector off "
+        "in a process that Lambda then discards.",
+        "",
+    ]
 
 
 def _grouped(by_category: dict[str, float]) -> dict[str, float]:
@@ -315,6 +335,15 @@ FUNCTION_NOTES = {
                                 "starts once a day, so this is one cold start a day, not one per user.",
     "ReconcilePaymentsFunction": " Its first event queries the unsettled index shard by shard; it starts every 15 "
                                  "minutes, so most of its runs are warm.",
+    "PaymentWebhookFunction": " Most of its gap is the official Stripe SDK, imported by its first event to check "
+                              "the signature (`stripe.Webhook.construct_event`, which the webhook's contract names): "
+                              "stripe, and the requests, charset_normalizer and urllib3 its HTTP clients import, "
+                              "listed under *imported then* above; the other API functions, without it, are within "
+                              "1.25. In Stripe mode the payment gateway imports the same SDK anyway. What would meet "
+                              "it: checking Stripe's scheme (an HMAC-SHA256 of `<t>.<body>` with the endpoint "
+                              "secret, 5 minutes' tolerance) without the SDK, as the sandbox signs it "
+                              "(seats.adapters.payments.webhooks.signature_header), giving up the SDK's own check; or "
+                              "an SDK that loads its HTTP clients on first use.",
 }
 
 
