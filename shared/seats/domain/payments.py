@@ -28,7 +28,7 @@ UNSETTLED: frozenset[PaymentStatus] = frozenset({"pending", "requires_action", "
 USABLE: frozenset[PaymentStatus] = frozenset({"pending", "requires_action"})  # may still pay for its change
 AUTHENTICATION_WINDOW = timedelta(hours=23)  # then the reconciler cancels an authentication not completed
 KEY_PREFIX = "seats:payment:"
-_PAYMENT_ID = re.compile(r"pay_[0-9a-f]{20}")  # new_id("pay")
+_PAYMENT_ID = re.compile(r"pay_[A-Za-z0-9]{1,64}")  # new_id("pay"): pay_ and 20 hex digits
 
 # The provider's smallest charge per currency (Stripe's minimums); both gateways apply them.
 MINIMUM_CHARGE: dict[str, Decimal] = {
@@ -109,7 +109,7 @@ def new_payment(purpose: PaymentPurpose, *, order_id: str, contract: Contract, a
 
 def payment_id_of_key(key: str | None) -> str | None:
     """The ledger payment an idempotency key was made for (as the provider echoes it back), if it is one of
-    ours: `seats:payment:pay_<20 hex digits>` (anything else names no payment)."""
+    ours: `seats:payment:pay_<letters and digits>` (anything else names no payment)."""
     if not key or not key.startswith(KEY_PREFIX):
         return None
     payment_id = key[len(KEY_PREFIX):]
