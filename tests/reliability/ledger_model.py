@@ -188,7 +188,7 @@ renewal_faults = _faults(CAPTURE_FAULTS, MEANWHILE_RENEWAL, LOOKUP_FAULTS, COMPL
 reconcile_faults = _faults(LOOKUP_FAULTS, COMPLETION_FAULTS, REFUND_FAULTS)
 webhook_faults = reconcile_faults  # a delivery settles through the reconciler's code (services/settlement.py)
 subscriptions = st.sampled_from([MAIN, LITE])
-cards_on_file = st.sampled_from(["good", "good", "times_out", "declines", "sca"])
+cards_on_file = st.sampled_from(["good", "good", "times_out", "declines", "good", "sca"])  # 1 in 3 fail renewals
 
 
 def _client_error(code: str, status: int) -> ClientError:
@@ -398,6 +398,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.undelivered: list[tuple[str, dict[str, Any]]] = []
         self.waiting: list[tuple[str, str]] = []  # the challenges of the orders payment_pending at the last check
         self.expiries: dict[str, datetime] = {}  # their payment_action's expires_at, by order
+        self.awaited: list[tuple[str, str]] = []  # those of them whose charge the cardholder can still act on
         # The orders waiting for the cardholder when an operation failed by a fault: one may be left "orphaned",
         # payment_pending with its payment settled, until next touched (authentication.reopen_if_over).
         self.interrupted: set[str] = set()
@@ -631,6 +632,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._move_clock(RECONCILE_DELAY)
         alone = [order_id for order_id, _ in self.waiting if self.now < self.expiries[order_id]]
         self._run("reconcile", fault, lambda: reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway))
+        self.stats.outcomes["reconcile left a waiting order alone"] += len(alone)
         for order_id in alone:
             order = self.world.repo.get_order(order_id)
             assert order is not None and order.status == "payment_pending", \
@@ -644,13 +646,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self._run("expiry reconcile", fault, lambda: reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway))
 
     # -- 3-D Secure: the cardholder, the provider's webhook ------------------------------------------------
-    @precondition(lambda self: bool(self.waiting))
-    @rule(which=st.integers(0, 1), success=st.booleans(), deliveries=st.integers(0, 2), fault=webhook_faults)
-    def cardholder(self, which: int, success: bool, deliveries: int, fault: Fault | None) -> None:
-        """The cardholder at the challenge of an order waiting for it (`which`: 0 the latest, 1 the other
-        subscription's) passes or fails it at the bank; the provider's event about it is then delivered
-        `deliveries` times (0: lost, the reconciler settles it at expiry), `fault` planned at the first."""
-        order_id, charge_id = self.waiting[-1 - which % len(self.waiting)]
+    @precondition(lambda self: bool(self.awaited))
+    @rule(which=st.integers(0, 1), success=st.booleans(), deliveries=st.integers(0, 2), fault=webhook_faults,
+          slow=st.booleans())
+    def cardholder(self, which: int, success: bool, deliveries: int, fault: Fault | None, slow: bool) -> None:
+        """The cardholder at the challenge of an order waiting for it, still open at the provider (`which`: 0
+        the latest, 1 the other subscription's; `slow`: after the reconciler's next scheduled run) passes or
+        fails it at the bank; the provider's event about it is then delivered `deliveries` times (0: lost, the
+        reconciler settles it at expiry), `fault` planned at the first."""
+        order_id, charge_id = self.awaited[-1 - which % len(self.awaited)]
+        if slow:
+            self.reconcile(None)
         self.settled = False
         self.stats.operations += 1
         self.injector.changes += 1
@@ -804,8 +810,9 @@ class LedgerMachine(RuleBasedStateMachine):
         # 3-D Secure: an order waiting for the cardholder shows its challenge, and its payment waits too
         # (requires_action: unsettled, so a capture the cardholder made is still to be settled, never kept
         # for nothing); no other order shows a challenge.
-        self.waiting = []
-        for order in orders:
+        self.waiting, self.awaited = [], []
+        # In a stable order (ids are random, and the rules pick among these): at most one waits per subscription.
+        for order in sorted(orders, key=lambda o: (o.status, getattr(o, "subscription_id", ""), o.created_at)):
             action = order.payment_action
             if order.status != "payment_pending":
                 holds(action is None, f"{order.status} order {order.order_id} still shows a challenge: {action}")
@@ -830,6 +837,8 @@ class LedgerMachine(RuleBasedStateMachine):
                   f"payment_pending order {order.order_id}: its challenge's charge is {charge}")
             self._challenge(order.order_id, action.charge_id)  # the client reads it so
             self.waiting.append((order.order_id, action.charge_id))
+            if charge is not None and charge.status == "requires_action":
+                self.awaited.append((order.order_id, action.charge_id))
             self.expiries[order.order_id] = action.expires_at
         for charge_id, charge in charges.items():  # a payment the cardholder may still authenticate is open
             if charge.status == "requires_action":
