@@ -95,7 +95,6 @@ EXPIRY_DELAY = AUTHENTICATION_WINDOW + RECONCILE_DELAY  # a reconciler run after
 ANY_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-
 def seed_data() -> dict[str, Any]:
     """One monthly contract with two subscriptions, four cards (good, declining, timing out after the capture,
     asking for the cardholder's 3-D Secure authentication)."""
@@ -338,7 +337,7 @@ class Stats:
     charges_made: int = 0  # provider payments that reached a final answer, over all examples
     kept_at_end: int = 0  # of those, kept (captured, not refunded) once settled
     faults: Counter[str] = field(default_factory=Counter)  # fired, by kind
-    orphans: int = 0  # orders found payment_pending after a settle with their payment settled (left for the next touch)
+    orphans: int = 0  # orders payment_pending after a settle, their payment settled (a draft when next touched)
     outcomes: Counter[str] = field(default_factory=Counter)  # "<operation> <outcome>"
 
     def faults_fired(self) -> int:
@@ -391,14 +390,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self.submitted: set[str] = set()  # orders a submit was made for
         self.answered_completed: set[str] = set()  # a submit answered with the completed order
         self.answered_cancelled: set[str] = set()  # a cancel answered
-        # 3-D Secure: the challenges the client was shown (a submit answered payment_pending, or the order read
-        # so), oldest first, as (order, charge); the webhook events whose delivery answered an error (the
-        # provider delivers them again), as (order, event).
-        self.challenges: list[tuple[str, str]] = []
+        # 3-D Secure: the webhook events whose delivery answered an error (the provider delivers them again), as
+        # (order, event); the orders payment_pending at the last check, as (order, the charge of its challenge),
+        # with their expiry, and those whose charge the cardholder can still act on.
         self.undelivered: list[tuple[str, dict[str, Any]]] = []
-        self.waiting: list[tuple[str, str]] = []  # the challenges of the orders payment_pending at the last check
-        self.expiries: dict[str, datetime] = {}  # their payment_action's expires_at, by order
-        self.awaited: list[tuple[str, str]] = []  # those of them whose charge the cardholder can still act on
+        self.waiting: list[tuple[str, str]] = []
+        self.expiries: dict[str, datetime] = {}
+        self.awaited: list[tuple[str, str]] = []
         # The orders waiting for the cardholder when an operation failed by a fault: one may be left "orphaned",
         # payment_pending with its payment settled, until next touched (authentication.reopen_if_over).
         self.interrupted: set[str] = set()
@@ -586,11 +584,6 @@ class LedgerMachine(RuleBasedStateMachine):
             waits = self.world.repo.get_payment(done.payment_id) if done.payment_id else None
             assert done.payment_action is not None and done.charge_id is None and waits is not None \
                 and waits.unsettled and waits.provider_ref == done.payment_action.charge_id, (done, waits)
-            self._challenge(order_id, done.payment_action.charge_id)
-
-    def _challenge(self, order_id: str, charge_id: str) -> None:
-        if (order_id, charge_id) not in self.challenges:
-            self.challenges.append((order_id, charge_id))
 
     @rule(subscription=subscriptions, seats=st.integers(0, 12))
     def change_reduction(self, subscription: str, seats: int) -> None:
@@ -643,15 +636,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def expire(self, fault: Fault | None) -> None:
         """23 hours and 11 minutes on: the reconciler finds every authentication started so far expired."""
         self._move_clock(EXPIRY_DELAY)
-        self._run("expiry reconcile", fault, lambda: reconcile.reconcile_payments(clock.utc_now(), self.repo, self.gateway))
+        self._run("expiry reconcile", fault, lambda: reconcile.reconcile_payments(
+            clock.utc_now(), self.repo, self.gateway))
 
     # -- 3-D Secure: the cardholder, the provider's webhook ------------------------------------------------
     @precondition(lambda self: bool(self.awaited))
     @rule(which=st.integers(0, 1), success=st.booleans(), deliveries=st.integers(0, 2), fault=webhook_faults,
           slow=st.booleans())
     def cardholder(self, which: int, success: bool, deliveries: int, fault: Fault | None, slow: bool) -> None:
-        """The cardholder at the challenge of an order waiting for it, still open at the provider (`which`: 0
-        the latest, 1 the other subscription's; `slow`: after the reconciler's next scheduled run) passes or
+        """The cardholder at the challenge of an order waiting for it, still open at the provider (`which`: when
+        both subscriptions' orders wait, which one; `slow`: after the reconciler's next scheduled run) passes or
         fails it at the bank; the provider's event about it is then delivered `deliveries` times (0: lost, the
         reconciler settles it at expiry), `fault` planned at the first."""
         order_id, charge_id = self.awaited[-1 - which % len(self.awaited)]
@@ -662,8 +656,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.injector.changes += 1
         try:
             self.world.gateway.authenticate(charge_id, success)  # type: ignore[attr-defined]
-        except NotAwaitingAuthentication:  # canceled at the provider (a DELETE, the reconciler, that died
-            # before the order was written): the bank says so, and no event is sent
+        except NotAwaitingAuthentication:  # ended by the reconciler's run (`slow`, past its expiry): the bank
+            # says so, and no event is sent
             self.stats.outcomes["cardholder not awaited"] += 1
             return
         self.stats.outcomes[f"cardholder {'passed' if success else 'failed'}"] += 1
@@ -821,7 +815,8 @@ class LedgerMachine(RuleBasedStateMachine):
                   f"payment_pending order {order.order_id}: {order}")
             assert action is not None
             waits = payment(order.payment_id)
-            shown = waits is not None and waits.provider_ref == action.charge_id and waits.expires_at == action.expires_at
+            shown = waits is not None and waits.provider_ref == action.charge_id \
+                and waits.expires_at == action.expires_at
             if shown and waits is not None and waits.status in ("failed", "refunding", "refunded"):
                 # Orphaned: a step failed between settling the payment (canceled, or a capture given back) and
                 # closing the order - a DELETE, the renewal run (its own payment, once reconciled, closes it), a
@@ -835,7 +830,6 @@ class LedgerMachine(RuleBasedStateMachine):
             charge = charges.get(action.charge_id)
             holds(charge is not None and charge.payment_method_ref == SCA_TOKEN,
                   f"payment_pending order {order.order_id}: its challenge's charge is {charge}")
-            self._challenge(order.order_id, action.charge_id)  # the client reads it so
             self.waiting.append((order.order_id, action.charge_id))
             if charge is not None and charge.status == "requires_action":
                 self.awaited.append((order.order_id, action.charge_id))
