@@ -281,35 +281,20 @@ def webhook_event() -> dict[str, Any]:
     """A draft paid with a card that asks for 3-D Secure, submitted (payment_pending), and authenticated at the
     sandbox: the provider's signed payment_intent.succeeded, which completes the order. Re-signed before each
     run (`fresh_event`): a signature is good for 5 minutes, a bench run takes longer."""
-    from bench.scenarios import ADD_SUB, CALLER, CONTRACT
+    from bench import scenarios
     from seats import bootstrap
-    from seats.adapters.payments.webhooks import signed
-    from seats.services import add_seats, payment_methods, submit
-    from tests.conftest import http_event
 
-    repo, gateway = bootstrap.repository(), bootstrap.payment_gateway()
-    order = add_seats.create_draft(repo, CONTRACT, ADD_SUB, 1, CALLER)
-    card = payment_methods.add_payment_method(repo, gateway, "acme", "tok_threeDSecure2Required", CALLER)
-    payment_methods.set_order_payment_method(repo, gateway, order.order_id, card.payment_method_id, CALLER)
-    pending = submit.submit(repo, gateway, order.order_id, CALLER)
-    assert pending.payment_action is not None, pending.status
-    charge_id = pending.payment_action.charge_id
-    gateway.authenticate(charge_id, True)  # type: ignore[attr-defined]
-    payload, signature = signed(gateway.notification(charge_id, int(time.time())),  # type: ignore[attr-defined]
-                                bootstrap.webhook_secret())
-    return http_event("POST", "/webhooks/stripe", user=None, raw_body=payload.decode(),
-                      headers={"stripe-signature": signature})
+    return scenarios.webhook_event(scenarios.authenticated(bootstrap.repository(), bootstrap.payment_gateway()))
 
 
 def fresh_event(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
     """The event to send now: the webhook's signed again (same body, so the same AWS calls)."""
     if logical_id != "PaymentWebhookFunction":
         return event
-    from seats.adapters.payments.webhooks import signature_header
+    from infra.sign_webhook import resign
     from seats.settings import LOCAL_WEBHOOK_SECRET
 
-    header = signature_header(event["body"].encode(), LOCAL_WEBHOOK_SECRET, int(time.time()))
-    return {**event, "headers": {**event["headers"], "stripe-signature": header}}
+    return resign(event, LOCAL_WEBHOOK_SECRET)
 
 
 def event_makers() -> dict[str, Callable[[], dict[str, Any]]]:

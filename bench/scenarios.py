@@ -43,15 +43,18 @@ class Scenario:
         return self.route.split(" ", 1)[0]
 
 
-def _webhook(state: State) -> dict[str, Any]:
-    """The provider's event about the authenticated payment (prepared), signed now (good for 5 minutes)."""
-    from seats.adapters.payments.webhooks import signature_header
+def webhook_event(body: str) -> dict[str, Any]:
+    """POST /webhooks/stripe with the provider's event `body`, signed now (good for 5 minutes)."""
+    from infra.sign_webhook import resign
     from seats.settings import LOCAL_WEBHOOK_SECRET
     from tests.conftest import http_event
 
-    body = state.ids["webhook_body"]
-    signature = signature_header(body.encode(), LOCAL_WEBHOOK_SECRET, int(time.time()))
-    return http_event("POST", "/webhooks/stripe", user=None, raw_body=body, headers={"stripe-signature": signature})
+    return resign(http_event("POST", "/webhooks/stripe", user=None, raw_body=body), LOCAL_WEBHOOK_SECRET)
+
+
+def _webhook(state: State) -> dict[str, Any]:
+    """The provider's event about the authenticated payment (prepared)."""
+    return webhook_event(state.ids["webhook_body"])
 
 
 def _event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -128,11 +131,11 @@ def prepare(world: World, needs: tuple[str, ...] = ()) -> State:
     if "payable" in needs:  # the past-due contract's declining card replaced by one that pays
         payment_methods.set_contract_payment_method(repo, PAST_DUE, "pm_acme_visa", CALLER)
     if "authenticated" in needs:
-        state.ids["webhook_body"] = _authenticated(repo, gateway)
+        state.ids["webhook_body"] = authenticated(repo, gateway)
     return state
 
 
-def _authenticated(repo: Any, gateway: Any) -> str:
+def authenticated(repo: Any, gateway: Any) -> str:
     """A draft paid with a card that asks for 3-D Secure, submitted (payment_pending) and authenticated at the
     sandbox: the body of the provider's payment_intent.succeeded event, which completes it."""
     from seats.services import add_seats, payment_methods, submit

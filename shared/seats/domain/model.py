@@ -187,6 +187,7 @@ class Order:
     charge_id: str | None = None
     submitted_at: datetime | None = None
     payment_action: PaymentAction | None = None  # payment_pending: the cardholder's authentication awaited
+    payment_id: str | None = None  # the ledger payment in progress, then the one that paid
     version: int = 0
 
 
@@ -206,7 +207,6 @@ class SeatOrder(Order):
     quote_expires_at: datetime
     last_payment_error: PaymentError | None = None
     payment_attempt: int = 0  # payments tried and settled without seats (declined, or refunded)
-    payment_id: str | None = None  # the ledger payment in progress, then the one that paid
     carried_to_renewal: bool = False  # completed below the provider's minimum: charged with the next renewal
     submitted_with: str | None = None  # digest of the caller and Idempotency-Key that completed it
 
@@ -227,5 +227,4 @@ class RenewalOrder(Order):
     lines: list[OrderLine]
     period: Period
     carried_over: list[CarriedAmount] = field(default_factory=list)
-    payment_id: str | None = None
     submitted_with: str | None = None  # paid now by the manager: digest of the caller and Idempotency-Key

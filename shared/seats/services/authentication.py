@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from seats.domain.errors import ConcurrentUpdate
 from seats.domain.model import Order, PaymentAction, PaymentError, RenewalOrder, SeatOrder
 from seats.domain.payments import AUTHENTICATION_WINDOW, Payment
 from seats.services.ports import ProviderPayment, Repository
@@ -57,13 +56,10 @@ def end_authentication(repo: Repository, payment: Payment, error: PaymentError, 
     payment.settle("failed", at)
     work = repo.unit_of_work()
     work.save_payment(payment)
-    if order is not None and order.status == "payment_pending" and _paid_by(order) == payment.payment_id:
+    if order is not None and order.status == "payment_pending" and order.payment_id == payment.payment_id:
         reopen(order, error)
         work.save_order(order)
-    try:
-        work.commit()
-    except ConcurrentUpdate:
-        raise ConcurrentUpdate("The order changed while its payment was being settled") from None
+    work.commit()
 
 
 def drop_pending_renewal(repo: Repository, payment: Payment) -> None:
@@ -71,7 +67,7 @@ def drop_pending_renewal(repo: Repository, payment: Payment) -> None:
     cancelled, or its total changed): its order, if it still waits, is cancelled too."""
     order = repo.get_order(payment.order_id)
     if isinstance(order, RenewalOrder) and order.status == "payment_pending" and order.payment_id == payment.payment_id:
-        order.status, order.payment_action = "cancelled", None
+        reopen(order, REFUNDED)
         work = repo.unit_of_work()
         work.save_order(order)
         work.commit()
@@ -112,6 +108,3 @@ def reopen(order: Order, error: PaymentError) -> None:
     else:
         order.status = "cancelled"
 
-
-def _paid_by(order: Order) -> str | None:
-    return order.payment_id if isinstance(order, SeatOrder | RenewalOrder) else None

@@ -100,8 +100,9 @@ def _start(run: _Run, contract: Contract) -> Payment:
     assert contract.payment_method is not None  # checked by _uncharged_card
     # Paid now, its order may wait for the cardholder, and be cancelled: a fresh id, not the period's.
     order_id = new_id("ord") if run.on_session else renewal.renewal_order_id(contract.contract_id, contract.renewal_date)
-    payment = new_payment("renewal", order_id=order_id, contract=contract, amount=contract.renewal_total, payment_method=contract.payment_method,
-                          at=utc_now(), period=contract.renewal_date, off_session=not run.on_session)
+    payment = new_payment("renewal", order_id=order_id, contract=contract, amount=contract.renewal_total,
+                          payment_method=contract.payment_method, at=utc_now(), period=contract.renewal_date,
+                          off_session=not run.on_session)
     contract.renewal_payment_id = payment.payment_id
     work = run.repo.unit_of_work()
     work.save_payment(payment)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from seats import bootstrap, clock
 from seats.api import idempotency, present
-from seats.api.answers import answers
+from seats.api.answers import answer, answers
 from seats.api.identity import current_caller
 from seats.api.schemas import ContractOut, OrderOut
 from seats.domain.codes import ErrorCode
@@ -52,10 +52,9 @@ def _first_answer(request: dict[str, str]) -> dict[str, Any]:
             422: [ErrorCode.VALIDATION_ERROR, ErrorCode.IDEMPOTENCY_KEY_REUSED],
             503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
         }),
-        202: {"description": "The card asks for the cardholder (3-D Secure) for a period: the renewal order, "
+        202: answer("The card asks for the cardholder (3-D Secure) for a period: the renewal order, "
                              "payment_pending, with the payment_action to complete; the provider's webhook renews "
-                             "the contract (a failed or expired authentication cancels the order)",
-              "content": {"application/json": {"model": OrderOut}}},
+                             "the contract (a failed or expired authentication cancels the order)", OrderOut),
     },
 )
 def pay_renewal_now(

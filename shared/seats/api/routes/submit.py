@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from seats import bootstrap
 from seats.api import idempotency, present
-from seats.api.answers import answers
+from seats.api.answers import answer, answers
 from seats.api.idempotency import idempotency_store as idempotency_store  # imported from here by bench/
 from seats.api.identity import current_caller
 from seats.api.schemas import OrderOut
@@ -64,10 +64,9 @@ def submit_once(*, order_id: str, key: str, caller_id: str, context: LambdaConte
             422: [ErrorCode.VALIDATION_ERROR, ErrorCode.SEAT_LIMIT_EXCEEDED, ErrorCode.IDEMPOTENCY_KEY_REUSED],
             503: [ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
         }),
-        202: {"description": "The card asks for the cardholder (3-D Secure): the order is payment_pending, with "
+        202: answer("The card asks for the cardholder (3-D Secure): the order is payment_pending, with "
                              "the payment_action to complete; the provider's webhook completes it. Answered again, "
-                             "without a new charge, to the same or a new Idempotency-Key while it waits",
-              "content": {"application/json": {"model": OrderOut}}},
+                             "without a new charge, to the same or a new Idempotency-Key while it waits", OrderOut),
     },
 )
 def submit_order(
